@@ -1,0 +1,74 @@
+"""Exception and warning classes of metric-magnitude.
+
+Every error a user can cause is an :class:`InvalidInputError` (a ``ValueError``), so
+``except ValueError`` keeps working; numerical failures that depend on the scale are
+:class:`SingularSimilarityError` (a ``numpy.linalg.LinAlgError``). Warnings derive from
+:class:`MagnitudeWarning` so they can be filtered as one family.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "IllConditionedWarning",
+    "InsufficientMemoryError",
+    "InvalidInputError",
+    "MagnitudeError",
+    "MagnitudeWarning",
+    "MissingDependencyError",
+    "NotPositiveDefiniteError",
+    "NotPositiveDefiniteWarning",
+    "SingularSimilarityError",
+]
+
+
+class MagnitudeError(Exception):
+    """Base class of every error raised by metric-magnitude."""
+
+
+class InvalidInputError(MagnitudeError, ValueError):
+    """The input is malformed: the message says what is wrong and how to fix it."""
+
+
+class InsufficientMemoryError(InvalidInputError):
+    """The problem would not fit in the memory available to this process."""
+
+
+class MissingDependencyError(MagnitudeError, ImportError):
+    """An optional dependency is missing; the message names the extra to install."""
+
+
+class SingularSimilarityError(MagnitudeError, np.linalg.LinAlgError):
+    """The similarity matrix Z(t) is singular at the requested scale.
+
+    Attributes
+    ----------
+    scale : float
+        The scale t at which Z(t) is (numerically) singular.
+    """
+
+    def __init__(self, message: str, scale: float):
+        super().__init__(message)
+        self.scale = scale
+
+
+class NotPositiveDefiniteError(MagnitudeError, np.linalg.LinAlgError):
+    """Z(t) is not positive definite but a positive-definite-only method was requested."""
+
+    def __init__(self, message: str, scale: float):
+        super().__init__(message)
+        self.scale = scale
+
+
+class MagnitudeWarning(UserWarning):
+    """Base class of every warning emitted by metric-magnitude."""
+
+
+class NotPositiveDefiniteWarning(MagnitudeWarning):
+    """Z(t) is not positive definite: the magnitude was computed with a symmetric
+    indefinite (LDL^T) solve and may be negative or not monotone in t."""
+
+
+class IllConditionedWarning(MagnitudeWarning):
+    """Z(t) is so ill-conditioned that the weights carry few correct digits."""

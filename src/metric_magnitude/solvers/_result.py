@@ -1,0 +1,42 @@
+"""The one result type every solver returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class MagnitudeResult:
+    """Magnitude, weights and derivative of one space at several scales.
+
+    All arrays are indexed by scale first. Weights are those of the *distinct* points
+    (see :attr:`MetricSpace.inverse <metric_magnitude.MetricSpace>` to expand them).
+
+    Attributes
+    ----------
+    scales : ndarray of shape (k,)
+    magnitude : ndarray of shape (k,)
+    magnitude_minus_one : ndarray of shape (k,)
+        |tX| - 1 computed without cancellation (from the small-t form where it was used).
+    weights : ndarray of shape (k, n_distinct) or None
+    derivative : ndarray of shape (k,) or None
+        d|tX|/dt = w^T (D o Z) w.
+    methods : tuple of str
+        The solver used at each scale: ``"cholesky"``, ``"small_t"`` or ``"ldl"``.
+    rcond : ndarray of shape (k,)
+        LAPACK's estimate of the reciprocal 1-norm condition number of the matrix solved.
+    positive_definite : ndarray of bool, shape (k,)
+        Whether Z(t) was found positive definite (by the Cholesky factorisation or the
+        inertia of its LDL^T factorisation).
+    """
+
+    scales: np.ndarray
+    magnitude: np.ndarray
+    magnitude_minus_one: np.ndarray
+    weights: np.ndarray | None
+    derivative: np.ndarray | None
+    methods: tuple
+    rcond: np.ndarray
+    positive_definite: np.ndarray

@@ -1,0 +1,223 @@
+"""Dense exact solvers for Z(t) w = 1.
+
+Three methods, one per regime (see docs/accuracy.md for the measured accuracy):
+
+``cholesky``
+    Z = L L^T. Backward stable for positive definite Z; the magnitude 1^T Z^{-1} 1 is
+    accurate to a few ulps even when Z is ill-conditioned, the weights to about
+    cond(Z) * eps.
+``small_t``
+    With E = 1 - Z = -expm1(-t D) (elementwise), u = E^{-1} 1 and a = 1^T u:
+    |tX| = a / (a - 1), |tX| - 1 = 1 / (a - 1) and w = u / (a - 1) (PRIMER section 4).
+    As t -> 0, Z tends to the rank-one matrix of ones and cond(Z) ~ 1/t, but E ~ t D stays
+    as well conditioned as D, so this recovers |tX| - 1 and w to near machine precision.
+``ldl``
+    Bunch-Kaufman LDL^T of Z for spaces that are not positive definite (graphs, general
+    metrics). The inertia of D tells whether Z is positive definite.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy.linalg import lapack
+
+from ..exceptions import (
+    IllConditionedWarning,
+    NotPositiveDefiniteError,
+    NotPositiveDefiniteWarning,
+    SingularSimilarityError,
+)
+from ._result import MagnitudeResult
+
+METHODS = ("auto", "cholesky", "small_t", "ldl")
+
+_EPS = np.finfo(np.float64).eps
+# Below this magnitude the small-t form is tried as well: |tX| - 1 is then too small for
+# the Cholesky sum to carry it to full relative accuracy, and Z is ill-conditioned.
+_SMALL_T_MAGNITUDE = 2.0
+# Estimated relative error of the weights above which a warning is given.
+_WARN_WEIGHT_ERROR = 1e-4
+
+
+def _singular_threshold(n: int) -> float:
+    return 10.0 * n * _EPS
+
+
+def _cholesky(Zt: np.ndarray, ones: np.ndarray):
+    """Cholesky solve in place; returns (w, rcond) or None if Z is not positive definite."""
+    anorm = float(np.abs(Zt).sum(axis=0).max())
+    c, info = lapack.dpotrf(Zt, lower=1, clean=0, overwrite_a=1)
+    if info != 0:
+        return None
+    w, info = lapack.dpotrs(c, ones, lower=1)
+    rcond, _ = lapack.dpocon(c, anorm, uplo="L")
+    return w, float(rcond)
+
+
+def _ldl(A: np.ndarray, ones: np.ndarray):
+    """Bunch-Kaufman LDL^T solve in place; returns (x, rcond, n_negative_eigenvalues)."""
+    anorm = float(np.abs(A).sum(axis=0).max())
+    ldu, ipiv, info = lapack.dsytrf(A, lower=1, overwrite_a=1)
+    if info > 0:  # an exactly zero pivot
+        return None, 0.0, 0
+    x, _ = lapack.dsytrs(ldu, ipiv, ones, lower=1)
+    rcond, _ = lapack.dsycon(ldu, ipiv, anorm, lower=1)
+    return x, float(rcond), _negative_inertia(ldu, ipiv)
+
+
+def _negative_inertia(ldu: np.ndarray, ipiv: np.ndarray) -> int:
+    """Number of negative eigenvalues, from the 1x1 and 2x2 blocks of D (Sylvester)."""
+    n = ipiv.shape[0]
+    diag = np.diagonal(ldu)
+    neg = 0
+    k = 0
+    while k < n:
+        if ipiv[k] > 0:
+            neg += diag[k] < 0
+            k += 1
+        else:  # 2x2 block [[a, b], [b, c]] (lower storage): signs from det and trace
+            a, b, c = diag[k], ldu[k + 1, k], diag[k + 1]
+            det = a * c - b * b
+            neg += 1 if det < 0 else (2 if a + c < 0 else 0)
+            k += 2
+    return int(neg)
+
+
+def _similarity(D: np.ndarray, t: float, out: np.ndarray) -> np.ndarray:
+    np.multiply(D, -t, out=out)
+    return np.exp(out, out=out)
+
+
+def _one_minus_similarity(D: np.ndarray, t: float, out: np.ndarray) -> np.ndarray:
+    # expm1 keeps the digits of 1 - exp(-t d) when t d is tiny
+    np.multiply(D, -t, out=out)
+    np.expm1(out, out=out)
+    return np.negative(out, out=out)
+
+
+def _singular_error(t: float, rcond: float) -> SingularSimilarityError:
+    cond = f"{1 / rcond:.1e}" if rcond > 0 else "infinite"
+    return SingularSimilarityError(
+        f"the similarity matrix Z(t) = exp(-t D) is singular at t = {t!r} (estimated "
+        f"condition number {cond}): magnitude is not defined at this scale (Z(t) has a pole "
+        "here); use a nearby scale",
+        scale=t,
+    )
+
+
+def solve_dense(
+    D: np.ndarray,
+    scales: np.ndarray,
+    *,
+    method: str = "auto",
+    weights: bool = True,
+    derivative: bool = False,
+    known_positive_definite: bool = False,
+    has_infinite_distances: bool = False,
+) -> MagnitudeResult:
+    """Solve Z(t) w = 1 exactly for each scale in ``scales``.
+
+    ``D`` holds distances between distinct points (no zero off the diagonal); it is never
+    modified. Memory: up to three (n, n) float64 arrays besides D.
+    """
+    n = D.shape[0]
+    k = scales.shape[0]
+    mag = np.empty(k)
+    mag_m1 = np.empty(k)
+    W = np.empty((k, n)) if weights else None
+    dmag = np.empty(k) if derivative else None
+    methods = []
+    rconds = np.empty(k)
+    pd_flags = np.empty(k, dtype=bool)
+
+    if n == 1:  # one point: Z = [1], w = 1 at every scale
+        mag[:] = 1.0
+        mag_m1[:] = 0.0
+        if W is not None:
+            W[:] = 1.0
+        if dmag is not None:
+            dmag[:] = 0.0
+        return MagnitudeResult(
+            scales, mag, mag_m1, W, dmag, ("cholesky",) * k, np.ones(k), np.ones(k, bool)
+        )
+
+    ones = np.ones(n)
+    buf = np.empty((n, n))
+    DZ = np.empty((n, n)) if derivative else None
+    for i, t in enumerate(scales):
+        t = float(t)
+        _similarity(D, t, buf)
+        if DZ is not None:
+            np.multiply(D, buf, out=DZ)
+            if has_infinite_distances:
+                DZ[np.isinf(D)] = 0.0  # inf * exp(-inf): the pair contributes nothing
+        pd = True
+        w = None
+        used = None
+        est = np.inf
+        m1 = None
+        # buf is symmetric: its transpose is the Fortran-ordered view LAPACK wants (no copy)
+        if method in ("auto", "cholesky"):
+            sol = _cholesky(buf.T, ones)
+            if sol is not None:
+                w, rcond = sol
+                used, est = "cholesky", _EPS / max(rcond, 1e-300)
+            elif method == "cholesky":
+                raise NotPositiveDefiniteError(
+                    f"Z(t) is not positive definite at t = {t!r}, so method='cholesky' cannot "
+                    "be used; use method='auto' or method='ldl'",
+                    scale=t,
+                )
+            else:
+                _similarity(D, t, buf)
+        if method == "ldl" or (method == "auto" and w is None):
+            w, rcond, neg = _ldl(buf.T, ones)
+            pd = neg == 0
+            used, est = "ldl", (_EPS / rcond if rcond > 0 else np.inf)
+            if rcond < _singular_threshold(n):
+                w = None  # numerically singular: only the small-t form may rescue it
+        if method == "small_t" or (
+            method == "auto" and (w is None or abs(float(w.sum())) < _SMALL_T_MAGNITUDE)
+        ):
+            _one_minus_similarity(D, t, buf)
+            u, rcond_e, _ = _ldl(buf.T, ones)
+            a = float(u.sum()) if u is not None else 1.0
+            if u is not None and rcond_e >= _singular_threshold(n) and a != 1.0:
+                m1_s = 1.0 / (a - 1.0)
+                est_s = _EPS / rcond_e * max(1.0, abs(1.0 + m1_s))
+                if method == "small_t" or est_s < est:
+                    w, used, est, m1, rcond = u * m1_s, "small_t", est_s, m1_s, rcond_e
+            elif method == "small_t":
+                raise _singular_error(t, rcond_e)
+        if w is None:
+            raise _singular_error(t, rcond)
+        if not pd and not known_positive_definite:
+            warnings.warn(
+                f"Z(t) is not positive definite at t = {t!r}; solved with a symmetric "
+                "indefinite (LDL^T) factorisation. Magnitude may be negative here and the "
+                "magnitude function need not be increasing.",
+                NotPositiveDefiniteWarning,
+                stacklevel=3,
+            )
+        if est > _WARN_WEIGHT_ERROR:
+            warnings.warn(
+                f"Z(t) is ill-conditioned at t = {t!r} (estimated condition number of the "
+                f"{used!r} system {1 / rcond:.1e}): the magnitude is "
+                f"reliable but the weights may have relative errors near {est:.0e} "
+                "(near-duplicate points?)",
+                IllConditionedWarning,
+                stacklevel=3,
+            )
+        m = float(w.sum())
+        mag[i] = m
+        mag_m1[i] = m1 if m1 is not None else m - 1.0
+        if W is not None:
+            W[i] = w
+        if dmag is not None:
+            dmag[i] = float(w @ (DZ @ w))
+        methods.append(used)
+        rconds[i] = rcond
+        pd_flags[i] = pd
+    return MagnitudeResult(scales, mag, mag_m1, W, dmag, tuple(methods), rconds, pd_flags)
