@@ -9,7 +9,6 @@ point's weight, which is the weighting of the input read as a pseudometric space
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Union
 
 import numpy as np
 from scipy.sparse import coo_matrix
