@@ -100,9 +100,10 @@ def _one_minus_similarity(D: np.ndarray, t: float, out: np.ndarray) -> np.ndarra
 def _singular_error(t: float, rcond: float) -> SingularSimilarityError:
     cond = f"{1 / rcond:.1e}" if rcond > 0 else "infinite"
     return SingularSimilarityError(
-        f"the similarity matrix Z(t) = exp(-t D) is singular at t = {t!r} (estimated "
-        f"condition number {cond}): magnitude is not defined at this scale (Z(t) has a pole "
-        "here); use a nearby scale",
+        f"the similarity matrix Z(t) = exp(-t D) is singular at t = {t!r}, or too "
+        f"ill-conditioned to solve (estimated condition number {cond}): where Z(t) is exactly "
+        "singular the magnitude has a pole and is not defined; use a nearby scale, or "
+        "method='auto', which also tries the small-t form",
         scale=t,
     )
 
@@ -165,9 +166,16 @@ def solve_dense(
                 w, rcond = sol
                 used, est = "cholesky", _EPS / max(rcond, 1e-300)
             elif method == "cholesky":
+                why = (
+                    "numerically singular (the space is positive definite, but Z(t) is too "
+                    "ill-conditioned at this scale for a Cholesky factorisation)"
+                    if known_positive_definite
+                    else "not positive definite"
+                )
                 raise NotPositiveDefiniteError(
-                    f"Z(t) is not positive definite at t = {t!r}, so method='cholesky' cannot "
-                    "be used; use method='auto' or method='ldl'",
+                    f"Z(t) is {why} at t = {t!r}, so method='cholesky' cannot be used; use "
+                    "method='auto' (which switches to the small-t form or LDL^T) or "
+                    "method='ldl'",
                     scale=t,
                 )
             else:
