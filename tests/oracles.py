@@ -5,6 +5,8 @@ Every closed form is evaluated in mpmath so that |tX| - 1 is exact even at t = 1
 
 from __future__ import annotations
 
+import itertools
+
 import mpmath as mp
 import numpy as np
 
@@ -99,7 +101,7 @@ def line_magnitude(x, t):
     with mp.workdps(DPS):
         xs = sorted(mp.mpf(float(v)) for v in np.ravel(x))
         t = mp.mpf(t)
-        gaps = [b - a for a, b in zip(xs[:-1], xs[1:], strict=True)]
+        gaps = [b - a for a, b in itertools.pairwise(xs)]
         th = [mp.tanh(t * g / 2) for g in gaps]
         m1 = mp.fsum(th)
         deriv = mp.fsum(g / 2 / mp.cosh(t * g / 2) ** 2 for g in gaps)
