@@ -16,10 +16,10 @@ import mpmath as mp
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from cases import ALL_CASES, SCALES, case  # noqa: E402
-from oracles import max_norm_rel_err, rel_err  # noqa: E402
+from cases import ALL_CASES, SCALES, case
+from oracles import max_norm_rel_err, rel_err
 
-import metric_magnitude as mm  # noqa: E402
+import metric_magnitude as mm
 
 TINY = np.finfo(float).tiny
 METHODS = ["auto", "cholesky", "small_t", "ldl"]

@@ -32,7 +32,8 @@ def _as_float_array(X, name: str) -> np.ndarray:
         )
     if arr.dtype.kind == "c":
         raise InvalidInputError(
-            f"{name} is complex ({arr.dtype}); metric spaces need real coordinates"
+            f"{name} is complex ({arr.dtype}); it must hold real numbers (take .real or "
+            "abs() first if that is what you mean)"
         )
     return arr.astype(np.float64, copy=False)
 
@@ -74,9 +75,10 @@ def check_points(X, *, name: str = "X") -> np.ndarray:
 def check_distance_matrix(D, *, name: str = "D") -> np.ndarray:
     """Return D as a clean symmetric float64 distance matrix with a zero diagonal, or raise.
 
-    Round-off asymmetry (relative 1e-12) is symmetrised and a round-off diagonal is set to
-    zero; anything larger is an error. The triangle inequality is not checked (O(n^3)):
-    magnitude is defined for any symmetric non-negative matrix.
+    Round-off asymmetry (relative 1e-12) is symmetrised, and a round-off diagonal and
+    round-off negative entries are set to zero; anything larger is an error. The triangle
+    inequality is not checked (O(n^3)): magnitude is defined for any symmetric non-negative
+    matrix.
 
     >>> check_distance_matrix([[0, 1], [1, 0]])
     array([[0., 1.],
@@ -97,30 +99,31 @@ def check_distance_matrix(D, *, name: str = "D") -> np.ndarray:
             "disconnected)"
         )
     _check_finite(arr, name, "distance")
-    if (arr < 0).any():
-        i, j = np.argwhere(arr < 0)[0]
+    scale = float(np.abs(arr).max())
+    tol = _SYMMETRY_RTOL * max(scale, np.finfo(float).tiny)
+    if (arr < -tol).any():
+        i, j = np.argwhere(arr < -tol)[0]
         raise InvalidInputError(
-            f"{name} has a negative distance {arr[i, j]!r} at ({i}, {j}); "
+            f"{name} has a negative distance {float(arr[i, j])!r} at ({i}, {j}); "
             "distances must be non-negative"
         )
-    scale = float(arr.max()) if arr.size else 0.0
-    tol = _SYMMETRY_RTOL * max(scale, np.finfo(float).tiny)
     asym = np.abs(arr - arr.T)
     if (asym > tol).any():
         i, j = np.unravel_index(int(np.argmax(asym)), asym.shape)
         raise InvalidInputError(
-            f"{name} is not symmetric: D[{i}, {j}] = {arr[i, j]!r} but D[{j}, {i}] = "
-            f"{arr[j, i]!r}; symmetrise it (e.g. (D + D.T) / 2) if that is what you mean"
+            f"{name} is not symmetric: D[{i}, {j}] = {float(arr[i, j])!r} but D[{j}, {i}] = "
+            f"{float(arr[j, i])!r}; symmetrise it (e.g. (D + D.T) / 2) if that is what you mean"
         )
     diag = np.abs(np.diagonal(arr))
     if (diag > tol).any():
         i = int(np.argmax(diag))
         raise InvalidInputError(
-            f"{name} has a nonzero diagonal entry D[{i}, {i}] = {arr[i, i]!r}; "
+            f"{name} has a nonzero diagonal entry D[{i}, {i}] = {float(arr[i, i])!r}; "
             "the distance of a point to itself must be 0"
         )
     clean = (arr + arr.T) * 0.5
     np.fill_diagonal(clean, 0.0)
+    np.maximum(clean, 0.0, out=clean)  # round-off negatives (e.g. 1 - cos) are zeros
     return clean
 
 
@@ -131,6 +134,8 @@ def check_scales(t, *, name: str = "t") -> tuple[np.ndarray, bool]:
     (array([2.]), True)
     """
     scalar = isinstance(t, Real) or (isinstance(t, np.ndarray) and t.ndim == 0)
+    if isinstance(t, Real) and not isinstance(t, bool):
+        t = float(t)  # fractions.Fraction and the like would become object arrays
     arr = _as_float_array(t, name)
     if arr.ndim > 1:
         raise InvalidInputError(f"{name} must be a number or a 1-D array, got shape {arr.shape}")
@@ -139,12 +144,12 @@ def check_scales(t, *, name: str = "t") -> tuple[np.ndarray, bool]:
         raise InvalidInputError(f"{name} is empty: give at least one scale")
     if not np.isfinite(arr).all():
         raise InvalidInputError(
-            f"{name} contains a non-finite scale ({arr[~np.isfinite(arr)][0]!r}); "
+            f"{name} contains a non-finite scale ({float(arr[~np.isfinite(arr)][0])!r}); "
             "scales must be finite positive numbers"
         )
     if (arr <= 0).any():
         raise InvalidInputError(
-            f"scale {name} must be > 0, got {arr[arr <= 0][0]!r}; the magnitude at t = 0 is "
+            f"scale {name} must be > 0, got {float(arr[arr <= 0][0])!r}; the magnitude at t = 0 is "
             "1 by convention, at t < 0 it is not defined"
         )
     return arr, scalar

@@ -43,7 +43,10 @@ DENSE_MATRICES = 3.5
 
 
 def _is_graph(X) -> bool:
-    return type(X).__module__.startswith("networkx") and hasattr(X, "edges")
+    # look through the MRO so that user subclasses of nx.Graph count as graphs too
+    return hasattr(X, "edges") and any(
+        (getattr(c, "__module__", None) or "").startswith("networkx") for c in type(X).__mro__
+    )
 
 
 def _merge_zero_distances(D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -95,6 +98,8 @@ def _graph_distances(G) -> tuple[list, np.ndarray, np.ndarray]:
     for u, v, data in G.edges(data=True):
         w = data.get("weight", 1.0)
         try:
+            if isinstance(w, str | bytes):
+                raise TypeError  # float("2") would succeed, but "2" is not a number
             w = float(w)
         except (TypeError, ValueError):
             raise InvalidInputError(
@@ -187,11 +192,15 @@ class MetricSpace:
         if isinstance(X, MetricSpace):
             raise InvalidInputError("X is already a MetricSpace; pass it on as it is")
         if _is_graph(X):
-            self.nodes, D, self.inverse = _graph_distances(X)
+            self.nodes, D, self._inverse = _graph_distances(X)
             self._distances = D
             self.has_infinite_distances = bool(np.isinf(D).any())
             self.known_positive_definite = False
         elif isinstance(metric, str) and metric == "precomputed":
+            shape = getattr(X, "shape", ())  # arrays only: lists may be ragged
+            if len(shape) == 2 and shape[0] == shape[1]:
+                # before validation, whose temporaries peak like the solver's matrices
+                check_dense_memory(shape[0], DENSE_MATRICES)
             D = check_distance_matrix(X, name="X (a precomputed distance matrix)")
             self._set_distances(D)
             self.known_positive_definite = False
@@ -201,23 +210,27 @@ class MetricSpace:
                     f"metric must be a string or a callable, got {type(metric).__name__}"
                 )
             P = check_points(X)
-            first, self.inverse = _unique_rows(P)
+            first, self._inverse = _unique_rows(P)
             self._points = P[first]
             self.known_positive_definite = (
                 isinstance(metric, str) and metric.lower() in _NEGATIVE_TYPE_METRICS
             )
-        self.n_points = int(self.inverse.shape[0])
+        self.n_points = int(self._inverse.shape[0])
 
     def _set_distances(self, D: np.ndarray, inverse: np.ndarray | None = None) -> None:
         first, labels = _merge_zero_distances(D)
         self._distances = D[np.ix_(first, first)] if first.size < D.shape[0] else D
-        self.inverse = labels if inverse is None else labels[inverse]
+        self._inverse = labels if inverse is None else labels[inverse]
+
+    @property
+    def inverse(self) -> np.ndarray:
+        """Index of each input point's distinct representative, shape (n_points,)."""
+        _ = self.distances  # merging may happen when distances are first computed
+        return self._inverse
 
     @property
     def n_distinct(self) -> int:
-        if self._distances is not None:
-            return int(self._distances.shape[0])
-        return int(self._points.shape[0])
+        return int(self.distances.shape[0])
 
     @property
     def multiplicity(self) -> np.ndarray:
@@ -236,7 +249,7 @@ class MetricSpace:
             if first.size < D.shape[0]:
                 D = D[np.ix_(first, first)]
                 self._points = P[first]
-                self.inverse = labels[self.inverse]
+                self._inverse = labels[self._inverse]
             self._distances = D
         return self._distances
 
@@ -259,6 +272,13 @@ class MetricSpace:
 
 
 def _pairwise(P: np.ndarray, metric: Metric) -> np.ndarray:
+    """Distances between the rows of P; values at the metric's round-off level become 0.
+
+    Distinct rows can be at distance 0 under the metric (parallel rows under cosine), but
+    the computed value is then round-off (1 - cos = 2.2e-16), not 0. The round-off level is
+    read off the computed self-distances d(x, x), which should be 0, and eps * diameter:
+    distances within a few times that level are set to 0, so the points are merged.
+    """
     try:
         D = cdist(P, P, metric=metric)
     except ValueError as exc:
@@ -269,10 +289,15 @@ def _pairwise(P: np.ndarray, metric: Metric) -> np.ndarray:
                 "'precomputed' for a distance matrix"
             ) from exc
         raise InvalidInputError(f"computing {metric!r} distances failed: {exc}") from exc
+    self_dist = np.abs(np.diagonal(D))
+    noise = float(self_dist.max()) if np.isfinite(self_dist).all() else 0.0
     if callable(metric) or not np.isfinite(D).all() or (D < 0).any():
-        D = check_distance_matrix(D, name=f"the distances from metric {metric!r}")
+        label = metric if isinstance(metric, str) else getattr(metric, "__name__", "callable")
+        D = check_distance_matrix(D, name=f"the distances from metric {label!r}")
     else:
         np.fill_diagonal(D, 0.0)
+    tol = 4.0 * max(noise, np.finfo(np.float64).eps * float(D.max()))
+    D[D <= tol] = 0.0
     return D
 
 

@@ -151,9 +151,10 @@ def solve_dense(
         t = float(t)
         _similarity(D, t, buf)
         if DZ is not None:
-            np.multiply(D, buf, out=DZ)
+            with np.errstate(invalid="ignore"):  # inf * exp(-inf) = nan, zeroed next
+                np.multiply(D, buf, out=DZ)
             if has_infinite_distances:
-                DZ[np.isinf(D)] = 0.0  # inf * exp(-inf): the pair contributes nothing
+                DZ[np.isinf(D)] = 0.0  # unreachable pairs contribute nothing
         pd = True
         w = None
         used = None
