@@ -440,3 +440,16 @@ def test_graph_with_non_integer_nodes_and_attributes():
     G.add_edge(("a", 1), frozenset({2}), weight=1.0, color="red")
     G.add_edge(frozenset({2}), "z", weight=1.0)
     _close(mm.magnitude(G, 1.0), _path_magnitude(3, 1.0))
+
+
+def test_metric_conflicting_with_a_metric_space_is_an_error():
+    space = mm.MetricSpace([[0.0, 0.0], [1.0, 1.0]])
+    with pytest.raises(mm.InvalidInputError, match="built with metric='euclidean'"):
+        mm.magnitude(space, 1.0, metric="cityblock")
+    l1 = mm.MetricSpace([[0.0, 0.0], [1.0, 1.0]], metric="cityblock")
+    assert mm.magnitude(l1, 1.0, metric="cityblock") == mm.magnitude(l1, 1.0)
+
+
+def test_cosine_of_a_zero_vector_is_a_clear_error():
+    with pytest.raises(mm.InvalidInputError, match=r"undefined for point 1.*zero"):
+        mm.magnitude([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]], 1.0, metric="cosine")

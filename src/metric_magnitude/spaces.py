@@ -289,6 +289,14 @@ def _pairwise(P: np.ndarray, metric: Metric) -> np.ndarray:
                 "'precomputed' for a distance matrix"
             ) from exc
         raise InvalidInputError(f"computing {metric!r} distances failed: {exc}") from exc
+    if np.isnan(D).any():
+        i = int(np.argmax(np.isnan(D).sum(axis=1)))  # the point whose row is most NaN
+        label = metric if isinstance(metric, str) else getattr(metric, "__name__", "callable")
+        raise InvalidInputError(
+            f"metric {label!r} is undefined for point {i} (it gave NaN distances; the cosine "
+            "and correlation distances of a zero or constant vector, for example): remove "
+            "such points or choose another metric"
+        )
     self_dist = np.abs(np.diagonal(D))
     noise = float(self_dist.max()) if np.isfinite(self_dist).all() else 0.0
     if callable(metric) or not np.isfinite(D).all() or (D < 0).any():
@@ -303,7 +311,14 @@ def _pairwise(P: np.ndarray, metric: Metric) -> np.ndarray:
 
 def as_space(X, metric: Metric = "euclidean") -> MetricSpace:
     """X as a MetricSpace (returned unchanged if it already is one)."""
-    return X if isinstance(X, MetricSpace) else MetricSpace(X, metric=metric)
+    if isinstance(X, MetricSpace):
+        if metric != "euclidean" and metric != X.metric:
+            raise InvalidInputError(
+                f"X is a MetricSpace built with metric={X.metric!r}, so metric={metric!r} "
+                "cannot apply; build MetricSpace(points, metric=...) with the metric you want"
+            )
+        return X
+    return MetricSpace(X, metric=metric)
 
 
 def distance_matrix(X, *, metric: Metric = "euclidean") -> np.ndarray:
