@@ -109,7 +109,7 @@ def magnitude(X, t, *, metric: Metric = "euclidean", method: str = "auto"):
     --------
     >>> import metric_magnitude as mm
     >>> mm.magnitude([[0.0], [1.0]], 1.0)   # two points: 2 / (1 + e^-1)
-    1.4621171572600098
+    1.462117157260...
     >>> mm.magnitude([[0.0], [1.0], [3.0]], [0.5, 2.0])  # 1 + tanh(t/2) + tanh(t)
     array([1.70703582, 2.72562174])
     """
@@ -200,7 +200,7 @@ def spread(X, t, *, metric: Metric = "euclidean"):
     --------
     >>> import metric_magnitude as mm
     >>> mm.spread([[0.0], [1.0]], 1.0)   # two points: 2 / (1 + e^-1), as magnitude
-    1.4621171572600098
+    1.462117157260...
     """
     scales, scalar = check_scales(t)
     D = as_space(X, metric).distances

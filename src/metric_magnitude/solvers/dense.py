@@ -108,6 +108,135 @@ def _singular_error(t: float, rcond: float) -> SingularSimilarityError:
     )
 
 
+def _rotated_cholesky(E: np.ndarray, n: int):
+    """Small-t form by Cholesky: E = 1 - Z (accurate, from expm1) is overwritten.
+
+    A Householder reflection H maps the vector of ones to -sqrt(n) e_n. Since H J H =
+    n e_n e_n^T, the rotated similarity matrix is M = H Z H = n e_n e_n^T - H E H: its
+    leading (n-1) block is -(H E H) restricted to the complement of the ones vector, built
+    from E without cancellation and as well conditioned as D there, while the O(n) entry
+    sits alone in the corner. With sigma = (HEH)_nn + ||L[n, :n-1]||^2 (read off the
+    factor), |tX| = n / (n - sigma) and |tX| - 1 = sigma / (n - sigma), accurate at tiny t.
+    Returns (w, |tX| - 1, rcond estimate of the leading block) or None if M (and so Z) is
+    not positive definite.
+    """
+    v = np.ones(n)
+    v[-1] += np.sqrt(n)
+    beta = 1.0 / (n + np.sqrt(n))  # 2 / (v^T v)
+    p = beta * (E @ v)
+    q = p - (0.5 * beta * float(v @ p)) * v
+    # E <- -(E - v q^T - q v^T) = M off the corner, in row blocks to bound temporaries
+    step = max(1, (1 << 22) // n)
+    for r in range(0, n, step):
+        rows = slice(r, r + step)
+        blk = E[rows]
+        blk -= np.outer(v[rows], q)
+        blk -= np.outer(q[rows], v)
+        np.negative(blk, out=blk)
+    alpha = -float(E[-1, -1])
+    E[-1, -1] += n
+    col = np.abs(E[:-1, :-1]).sum(axis=0) if n > 1 else np.zeros(1)
+    anorm_lead = float(col.max())
+    anorm = float(np.abs(E).sum(axis=0).max())
+    c, info = lapack.dpotrf(E.T, lower=1, clean=0, overwrite_a=1)
+    if info != 0:
+        return None
+    y = c[-1, :-1]
+    sigma = alpha + float(y @ y)
+    if not sigma < n:
+        return None
+    e_n = np.zeros(n)
+    e_n[-1] = 1.0
+    x, _ = lapack.dpotrs(c, e_n, lower=1)
+    w = -np.sqrt(n) * (x - (beta * float(v @ x)) * v)
+    rcond_m, _ = lapack.dpocon(c, anorm, uplo="L")
+    # M's ill-conditioning is its lone O(n) corner; the error of w follows the leading block
+    rcond = min(1.0, float(rcond_m) * anorm / max(anorm_lead, 1e-300))
+    return w, sigma / (n - sigma), rcond
+
+
+def _at_pole(m1: float, n: int) -> bool:
+    """|tX| so large that its denominator (n - sigma, or a - 1) is rounding noise."""
+    return not np.isfinite(m1) or abs(1.0 + m1) * n * _EPS > 1e-4
+
+
+def _not_pd_error(t: float, known_positive_definite: bool) -> NotPositiveDefiniteError:
+    why = (
+        "numerically singular (the space is positive definite, but Z(t) is too "
+        "ill-conditioned at this scale for a Cholesky factorisation)"
+        if known_positive_definite
+        else "not positive definite"
+    )
+    return NotPositiveDefiniteError(
+        f"Z(t) is {why} at t = {t!r}, so method='cholesky' cannot be used; use "
+        "method='auto' (which switches to the small-t form or LDL^T) or method='ldl'",
+        scale=t,
+    )
+
+
+def _solve_scale(D, t, method, buf, ones, known_positive_definite):
+    """One scale: returns (w, |tX| - 1 or None, method used, error estimate, rcond, pd)."""
+    n = D.shape[0]
+    # buf is symmetric: its transpose is the Fortran-ordered view LAPACK wants (no copy)
+    if method == "cholesky":
+        _similarity(D, t, buf)
+        sol = _cholesky(buf.T, ones)
+        if sol is None:
+            raise _not_pd_error(t, known_positive_definite)
+        return sol[0], None, "cholesky", _EPS / max(sol[1], 1e-300), sol[1], True
+
+    if method == "ldl":
+        _similarity(D, t, buf)
+        w, rcond, neg = _ldl(buf.T, ones)
+        if w is None or rcond < _singular_threshold(n):
+            raise _singular_error(t, rcond)
+        return w, None, "ldl", _EPS / rcond, rcond, neg == 0
+
+    _one_minus_similarity(D, t, buf)
+    if method == "auto":
+        # spread <= magnitude on positive definite spaces, so spread >= 2 means |tX| >= 2,
+        # where plain Cholesky carries |tX| - 1 to full relative accuracy
+        row = n - buf.sum(axis=0)
+        if float(np.sum(1.0 / row)) >= _SMALL_T_MAGNITUDE:
+            np.subtract(1.0, buf, out=buf)
+            sol = _cholesky(buf.T, ones)
+            if sol is not None:
+                return sol[0], None, "cholesky", _EPS / max(sol[1], 1e-300), sol[1], True
+            _one_minus_similarity(D, t, buf)
+    sol = _rotated_cholesky(buf, n)
+    if sol is not None:
+        w, m1, rcond = sol
+        if _at_pole(m1, n):
+            raise _singular_error(t, rcond / (1.0 + m1))
+        return w, m1, "small_t", _EPS / max(rcond, 1e-300) * max(1.0, 1.0 + m1), rcond, True
+
+    # Z(t) is not positive definite: symmetric indefinite solves of Z and of 1 - Z
+    best = None
+    pd = False
+    if method == "auto":
+        _similarity(D, t, buf)
+        w, rcond, neg = _ldl(buf.T, ones)
+        pd = neg == 0
+        if w is not None and rcond >= _singular_threshold(n):
+            best = (w, None, "ldl", _EPS / rcond, rcond, pd)
+    _one_minus_similarity(D, t, buf)
+    u, rcond_e, _ = _ldl(buf.T, ones)
+    a = float(u.sum()) if u is not None else 1.0
+    if (
+        u is not None
+        and rcond_e >= _singular_threshold(n)
+        and a != 1.0
+        and not _at_pole(1.0 / (a - 1.0), n)
+    ):
+        m1 = 1.0 / (a - 1.0)
+        est = _EPS / rcond_e * max(1.0, abs(1.0 + m1))
+        if best is None or est < best[3]:
+            best = (u * m1, m1, "small_t", est, rcond_e, pd)
+    if best is None:
+        raise _singular_error(t, rcond_e if method == "small_t" else rcond)
+    return best
+
+
 def solve_dense(
     D: np.ndarray,
     scales: np.ndarray,
@@ -149,59 +278,13 @@ def solve_dense(
     DZ = np.empty((n, n)) if derivative else None
     for i, t in enumerate(scales):
         t = float(t)
-        _similarity(D, t, buf)
         if DZ is not None:
+            _similarity(D, t, DZ)
             with np.errstate(invalid="ignore"):  # inf * exp(-inf) = nan, zeroed next
-                np.multiply(D, buf, out=DZ)
+                np.multiply(D, DZ, out=DZ)
             if has_infinite_distances:
                 DZ[np.isinf(D)] = 0.0  # unreachable pairs contribute nothing
-        pd = True
-        w = None
-        used = None
-        est = np.inf
-        m1 = None
-        # buf is symmetric: its transpose is the Fortran-ordered view LAPACK wants (no copy)
-        if method in ("auto", "cholesky"):
-            sol = _cholesky(buf.T, ones)
-            if sol is not None:
-                w, rcond = sol
-                used, est = "cholesky", _EPS / max(rcond, 1e-300)
-            elif method == "cholesky":
-                why = (
-                    "numerically singular (the space is positive definite, but Z(t) is too "
-                    "ill-conditioned at this scale for a Cholesky factorisation)"
-                    if known_positive_definite
-                    else "not positive definite"
-                )
-                raise NotPositiveDefiniteError(
-                    f"Z(t) is {why} at t = {t!r}, so method='cholesky' cannot be used; use "
-                    "method='auto' (which switches to the small-t form or LDL^T) or "
-                    "method='ldl'",
-                    scale=t,
-                )
-            else:
-                _similarity(D, t, buf)
-        if method == "ldl" or (method == "auto" and w is None):
-            w, rcond, neg = _ldl(buf.T, ones)
-            pd = neg == 0
-            used, est = "ldl", (_EPS / rcond if rcond > 0 else np.inf)
-            if rcond < _singular_threshold(n):
-                w = None  # numerically singular: only the small-t form may rescue it
-        if method == "small_t" or (
-            method == "auto" and (w is None or abs(float(w.sum())) < _SMALL_T_MAGNITUDE)
-        ):
-            _one_minus_similarity(D, t, buf)
-            u, rcond_e, _ = _ldl(buf.T, ones)
-            a = float(u.sum()) if u is not None else 1.0
-            if u is not None and rcond_e >= _singular_threshold(n) and a != 1.0:
-                m1_s = 1.0 / (a - 1.0)
-                est_s = _EPS / rcond_e * max(1.0, abs(1.0 + m1_s))
-                if method == "small_t" or est_s < est:
-                    w, used, est, m1, rcond = u * m1_s, "small_t", est_s, m1_s, rcond_e
-            elif method == "small_t":
-                raise _singular_error(t, rcond_e)
-        if w is None:
-            raise _singular_error(t, rcond)
+        w, m1, used, est, rcond, pd = _solve_scale(D, t, method, buf, ones, known_positive_definite)
         if not pd and not known_positive_definite:
             warnings.warn(
                 f"Z(t) is not positive definite at t = {t!r}; solved with a symmetric "
