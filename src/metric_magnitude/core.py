@@ -78,9 +78,10 @@ def magnitude(X, t, *, metric: Metric = "euclidean", method: str = "auto"):
         A :func:`scipy.spatial.distance.cdist` metric name, a callable, or
         ``"precomputed"``.
     method : {"auto", "cholesky", "small_t", "ldl"}, default="auto"
-        ``"auto"`` uses Cholesky and, where |tX| < 2, also the small-t form
-        (PRIMER section 4), keeping the better conditioned; a space whose Z(t) is not
-        positive definite gets an LDL^T solve and a :class:`NotPositiveDefiniteWarning`.
+        ``"auto"`` makes one Cholesky factorisation per scale: of Z(t), or where
+        |tX| may be below 2 (spread < 2) of the small-t form (PRIMER section 4), which keeps
+        |tX| - 1 and the weights accurate as t -> 0. A space whose Z(t) is not positive
+        definite gets LDL^T solves and a :class:`NotPositiveDefiniteWarning`.
 
     Returns
     -------
