@@ -7,6 +7,7 @@ derivative <= 1e-10. Every explicit method must still give |tX| to 1e-12 on thes
 
 from __future__ import annotations
 
+import itertools
 import warnings
 
 import mpmath as mp
@@ -172,3 +173,35 @@ def test_spread_closed_forms():
     X = np.random.default_rng(4).normal(size=(40, 3))
     ts = np.geomspace(0.01, 100, 9)
     assert (mm.spread(X, ts) <= mm.magnitude(X, ts) * (1 + 1e-12)).all()
+
+
+# ------------------------------------------------------------ higher derivatives
+
+
+def _closed_form_functions():
+    x = np.sort(np.random.default_rng(1).uniform(0, 3, 12))
+    gaps = [mp.mpf(float(b)) - mp.mpf(float(a)) for a, b in itertools.pairwise(x)]
+    G = nx.complete_bipartite_graph(3, 2)
+
+    def k32(t):
+        q = mp.exp(-t)
+        return (5 - 7 * q) / ((1 + q) * (1 - 2 * q**2))
+
+    return [
+        ("line", x[:, None], lambda t: 1 + mp.fsum(mp.tanh(t * g / 2) for g in gaps)),
+        ("two_points", np.array([[0.0, 0.0], [0.3, 0.4]]), lambda t: 2 / (1 + mp.exp(-t / 2))),
+        ("k32", G, k32),
+    ]
+
+
+@pytest.mark.parametrize("t", [1e-2, 0.1, 0.5, 1.0, 2.0, 5.0, 30.0])
+@pytest.mark.parametrize("name, X, f", _closed_form_functions())
+def test_second_and_third_derivatives(name, X, f, t):
+    # used by the magnitude-function interpolation; they lose digits like eps / t as t -> 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mm.NotPositiveDefiniteWarning)
+        _, res = mm.solve(X, t, derivative=3)
+    with mp.workdps(40):
+        for k in (1, 2, 3):
+            ref = mp.diff(f, mp.mpf(t), k)
+            assert abs(res.derivative[0, k - 1] - ref) <= 1e-11 * abs(ref), (k, t)

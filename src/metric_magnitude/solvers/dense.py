@@ -19,6 +19,8 @@ Three methods, one per regime (see docs/accuracy.md for the measured accuracy):
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 from scipy.linalg import lapack
@@ -45,26 +47,47 @@ def _singular_threshold(n: int) -> float:
     return 10.0 * n * _EPS
 
 
-def _cholesky(Zt: np.ndarray, ones: np.ndarray):
-    """Cholesky solve in place; returns (w, rcond) or None if Z is not positive definite."""
+class _Solution(NamedTuple):
+    w: np.ndarray
+    m1: float | None  # |tX| - 1 where computed without cancellation
+    used: str
+    est: float  # estimated relative error of w
+    rcond: float
+    pd: bool
+    solve: Callable[[np.ndarray], np.ndarray]  # y -> Z(t)^{-1} y, from the same factor
+
+
+def _cholesky(Zt: np.ndarray, ones: np.ndarray) -> _Solution | None:
+    """Cholesky solve in place; None if Z is not (numerically) positive definite."""
     anorm = float(Zt.sum(axis=0).max())  # Z > 0 entrywise: the 1-norm needs no abs
     c, info = lapack.dpotrf(Zt, lower=1, clean=0, overwrite_a=1)
     if info != 0:
         return None
     w, info = lapack.dpotrs(c, ones, lower=1)
-    rcond, _ = lapack.dpocon(c, anorm, uplo="L")
-    return w, float(rcond)
+    rcond = float(lapack.dpocon(c, anorm, uplo="L")[0])
+
+    def solve(y):
+        return lapack.dpotrs(c, y, lower=1)[0]
+
+    return _Solution(w, None, "cholesky", _EPS / max(rcond, 1e-300), rcond, True, solve)
 
 
 def _ldl(A: np.ndarray, ones: np.ndarray):
-    """Bunch-Kaufman LDL^T solve in place; returns (x, rcond, n_negative_eigenvalues)."""
+    """Bunch-Kaufman LDL^T solve in place.
+
+    Returns (x, rcond, number of negative eigenvalues, y -> A^{-1} y).
+    """
     anorm = float(A.sum(axis=0).max())  # Z and 1 - Z are entrywise >= 0
     ldu, ipiv, info = lapack.dsytrf(A, lower=1, overwrite_a=1)
     if info > 0:  # an exactly zero pivot
-        return None, 0.0, 0
+        return None, 0.0, 0, None
     x, _ = lapack.dsytrs(ldu, ipiv, ones, lower=1)
     rcond, _ = lapack.dsycon(ldu, ipiv, anorm, lower=1)
-    return x, float(rcond), _negative_inertia(ldu, ipiv)
+
+    def solve(y):
+        return lapack.dsytrs(ldu, ipiv, y, lower=1)[0]
+
+    return x, float(rcond), _negative_inertia(ldu, ipiv), solve
 
 
 def _negative_inertia(ldu: np.ndarray, ipiv: np.ndarray) -> int:
@@ -108,7 +131,7 @@ def _singular_error(t: float, rcond: float) -> SingularSimilarityError:
     )
 
 
-def _rotated_cholesky(E: np.ndarray, n: int):
+def _rotated_cholesky(E: np.ndarray, n: int) -> _Solution | None:
     """Small-t form by Cholesky: E = 1 - Z (accurate, from expm1) is overwritten.
 
     A Householder reflection H maps the vector of ones to -sqrt(n) e_n. Since H J H =
@@ -117,8 +140,7 @@ def _rotated_cholesky(E: np.ndarray, n: int):
     from E without cancellation and as well conditioned as D there, while the O(n) entry
     sits alone in the corner. With sigma = (HEH)_nn + ||L[n, :n-1]||^2 (read off the
     factor), |tX| = n / (n - sigma) and |tX| - 1 = sigma / (n - sigma), accurate at tiny t.
-    Returns (w, |tX| - 1, rcond estimate of the leading block) or None if M (and so Z) is
-    not positive definite.
+    Returns None if M (and so Z) is not positive definite.
     """
     v = np.ones(n)
     v[-1] += np.sqrt(n)
@@ -145,14 +167,17 @@ def _rotated_cholesky(E: np.ndarray, n: int):
     sigma = alpha + float(y @ y)
     if not sigma < n:
         return None
-    e_n = np.zeros(n)
-    e_n[-1] = 1.0
-    x, _ = lapack.dpotrs(c, e_n, lower=1)
-    w = -np.sqrt(n) * (x - (beta * float(v @ x)) * v)
+    def solve(y):  # Z^{-1} y = H M^{-1} H y
+        x = lapack.dpotrs(c, y - (beta * float(v @ y)) * v, lower=1)[0]
+        return x - (beta * float(v @ x)) * v
+
+    w = solve(np.ones(n))
     rcond_m, _ = lapack.dpocon(c, anorm, uplo="L")
     # M's ill-conditioning is its lone O(n) corner; the error of w follows the leading block
     rcond = min(1.0, float(rcond_m) * anorm / max(anorm_lead, 1e-300))
-    return w, sigma / (n - sigma), rcond
+    m1 = sigma / (n - sigma)
+    est = _EPS / max(rcond, 1e-300) * max(1.0, 1.0 + m1)
+    return _Solution(w, m1, "small_t", est, rcond, True, solve)
 
 
 def _at_pole(m1: float, n: int) -> bool:
@@ -174,8 +199,8 @@ def _not_pd_error(t: float, known_positive_definite: bool) -> NotPositiveDefinit
     )
 
 
-def _solve_scale(D, t, method, buf, ones, known_positive_definite):
-    """One scale: returns (w, |tX| - 1 or None, method used, error estimate, rcond, pd)."""
+def _solve_scale(D, t, method, buf, ones, known_positive_definite) -> _Solution:
+    """One scale, by the method asked for (see the module docstring)."""
     n = D.shape[0]
     # buf is symmetric: its transpose is the Fortran-ordered view LAPACK wants (no copy)
     if method == "cholesky":
@@ -183,14 +208,14 @@ def _solve_scale(D, t, method, buf, ones, known_positive_definite):
         sol = _cholesky(buf.T, ones)
         if sol is None:
             raise _not_pd_error(t, known_positive_definite)
-        return sol[0], None, "cholesky", _EPS / max(sol[1], 1e-300), sol[1], True
+        return sol
 
     if method == "ldl":
         _similarity(D, t, buf)
-        w, rcond, neg = _ldl(buf.T, ones)
+        w, rcond, neg, solve = _ldl(buf.T, ones)
         if w is None or rcond < _singular_threshold(n):
             raise _singular_error(t, rcond)
-        return w, None, "ldl", _EPS / rcond, rcond, neg == 0
+        return _Solution(w, None, "ldl", _EPS / rcond, rcond, neg == 0, solve)
 
     _one_minus_similarity(D, t, buf)
     if method == "auto":
@@ -201,26 +226,28 @@ def _solve_scale(D, t, method, buf, ones, known_positive_definite):
             np.subtract(1.0, buf, out=buf)
             sol = _cholesky(buf.T, ones)
             if sol is not None:
-                return sol[0], None, "cholesky", _EPS / max(sol[1], 1e-300), sol[1], True
+                return sol
             _one_minus_similarity(D, t, buf)
     sol = _rotated_cholesky(buf, n)
     if sol is not None:
-        w, m1, rcond = sol
-        if _at_pole(m1, n):
-            raise _singular_error(t, rcond / (1.0 + m1))
-        return w, m1, "small_t", _EPS / max(rcond, 1e-300) * max(1.0, 1.0 + m1), rcond, True
+        if _at_pole(sol.m1, n):
+            raise _singular_error(t, sol.rcond / (1.0 + sol.m1))
+        return sol
 
     # Z(t) is not positive definite: symmetric indefinite solves of Z and of 1 - Z
     best = None
     pd = False
+    rcond = 0.0
     if method == "auto":
         _similarity(D, t, buf)
-        w, rcond, neg = _ldl(buf.T, ones)
+        w, rcond, neg, solve = _ldl(buf.T, ones)
         pd = neg == 0
         if w is not None and rcond >= _singular_threshold(n):
-            best = (w, None, "ldl", _EPS / rcond, rcond, pd)
+            best = _Solution(w, None, "ldl", _EPS / rcond, rcond, pd, solve)
+            if abs(float(w.sum())) >= _SMALL_T_MAGNITUDE:
+                return best
     _one_minus_similarity(D, t, buf)
-    u, rcond_e, _ = _ldl(buf.T, ones)
+    u, rcond_e, _, solve_e = _ldl(buf.T, ones)
     a = float(u.sum()) if u is not None else 1.0
     if (
         u is not None
@@ -230,11 +257,61 @@ def _solve_scale(D, t, method, buf, ones, known_positive_definite):
     ):
         m1 = 1.0 / (a - 1.0)
         est = _EPS / rcond_e * max(1.0, abs(1.0 + m1))
-        if best is None or est < best[3]:
-            best = (u * m1, m1, "small_t", est, rcond_e, pd)
+        if best is None or est < best.est:
+
+            def solve(y, u=u, a=a):  # Z = J - E, so Z^{-1} y by Sherman-Morrison
+                x = solve_e(y)
+                return -(x + u * (float(np.sum(x)) / (1.0 - a)))
+
+            best = _Solution(u * m1, m1, "small_t", est, rcond_e, pd, solve)
     if best is None:
         raise _singular_error(t, rcond_e if method == "small_t" else rcond)
     return best
+
+
+def _hadamard_power_products(D, DZ, v, powers, has_infinite_distances):
+    """[(D^(j-1) o DZ) v for j = 1..powers] (elementwise powers), in row blocks.
+
+    DZ = D o Z; memory beyond the inputs is one block of rows.
+    """
+    n = D.shape[0]
+    out = np.empty((powers, n))
+    step = max(1, (1 << 21) // n)
+    for r in range(0, n, step):
+        rows = slice(r, r + step)
+        block = DZ[rows]
+        out[0, rows] = block @ v
+        if powers > 1:
+            Db = D[rows]
+            if has_infinite_distances:
+                Db = np.where(np.isinf(Db), 0.0, Db)
+            block = block * Db
+            out[1, rows] = block @ v
+            for j in range(2, powers):
+                block *= Db
+                out[j, rows] = block @ v
+    return out
+
+
+def _derivatives(sol, D, DZ, order, has_infinite_distances):
+    """The t-derivatives of |tX| of orders 1..order (order <= 3) from one factorisation.
+
+    With A_j = D^j o Z (the j-th t-derivative of Z is (-1)^j A_j) and w1 = dw/dt =
+    Z^{-1} A_1 w, the stationarity of |tX| = max_v 2 1^T v - v^T Z v gives
+        first  = w^T A_1 w
+        second = 2 w1^T A_1 w - w^T A_2 w
+        third  = 6 w1^T A_1 w1 - 6 w1^T A_2 w + w^T A_3 w.
+    """
+    w = sol.w
+    Aw = _hadamard_power_products(D, DZ, w, order, has_infinite_distances)
+    out = [float(w @ Aw[0])]
+    if order >= 2:
+        w1 = sol.solve(Aw[0])
+        out.append(2.0 * float(w1 @ Aw[0]) - float(w @ Aw[1]))
+        if order >= 3:
+            A1w1 = DZ @ w1
+            out.append(6.0 * float(w1 @ A1w1) - 6.0 * float(w1 @ Aw[1]) + float(w @ Aw[2]))
+    return out
 
 
 def solve_dense(
@@ -243,21 +320,26 @@ def solve_dense(
     *,
     method: str = "auto",
     weights: bool = True,
-    derivative: bool = False,
+    derivative: bool | int = False,
     known_positive_definite: bool = False,
     has_infinite_distances: bool = False,
 ) -> MagnitudeResult:
     """Solve Z(t) w = 1 exactly for each scale in ``scales``.
 
     ``D`` holds distances between distinct points (no zero off the diagonal); it is never
-    modified. Memory: up to three (n, n) float64 arrays besides D.
+    modified. ``derivative`` is False, True (the first derivative) or an order 1..3; the
+    result's ``derivative`` then has shape (k,) for order 1 and (k, order) above.
+    Memory: up to two (n, n) float64 arrays besides D, and blocks of rows.
     """
+    order = int(derivative)
+    if not 0 <= order <= 3:
+        raise ValueError(f"derivative order must be 0..3, got {order}")
     n = D.shape[0]
     k = scales.shape[0]
     mag = np.empty(k)
     mag_m1 = np.empty(k)
     W = np.empty((k, n)) if weights else None
-    dmag = np.empty(k) if derivative else None
+    dmag = np.empty((k, order)) if order else None
     methods = []
     rconds = np.empty(k)
     pd_flags = np.empty(k, dtype=bool)
@@ -269,13 +351,14 @@ def solve_dense(
             W[:] = 1.0
         if dmag is not None:
             dmag[:] = 0.0
+            dmag = dmag[:, 0] if order == 1 else dmag
         return MagnitudeResult(
             scales, mag, mag_m1, W, dmag, ("cholesky",) * k, np.ones(k), np.ones(k, bool)
         )
 
     ones = np.ones(n)
     buf = np.empty((n, n))
-    DZ = np.empty((n, n)) if derivative else None
+    DZ = np.empty((n, n)) if order else None
     for i, t in enumerate(scales):
         t = float(t)
         if DZ is not None:
@@ -284,7 +367,8 @@ def solve_dense(
                 np.multiply(D, DZ, out=DZ)
             if has_infinite_distances:
                 DZ[np.isinf(D)] = 0.0  # unreachable pairs contribute nothing
-        w, m1, used, est, rcond, pd = _solve_scale(D, t, method, buf, ones, known_positive_definite)
+        sol = _solve_scale(D, t, method, buf, ones, known_positive_definite)
+        w, m1, used, est, rcond, pd = sol[:6]
         if not pd and not known_positive_definite:
             warnings.warn(
                 f"Z(t) is not positive definite at t = {t!r}; solved with a symmetric "
@@ -308,8 +392,10 @@ def solve_dense(
         if W is not None:
             W[i] = w
         if dmag is not None:
-            dmag[i] = float(w @ (DZ @ w))
+            dmag[i] = _derivatives(sol, D, DZ, order, has_infinite_distances)
         methods.append(used)
         rconds[i] = rcond
         pd_flags[i] = pd
+    if dmag is not None and order == 1:
+        dmag = dmag[:, 0]
     return MagnitudeResult(scales, mag, mag_m1, W, dmag, tuple(methods), rconds, pd_flags)
