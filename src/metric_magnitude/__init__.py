@@ -6,6 +6,7 @@
 """
 
 from .core import magnitude, magnitude_derivative, solve, spread, weights
+from .diversity import Comparison, compare, mag_area, mag_diff
 from .exceptions import (
     IllConditionedWarning,
     InsufficientMemoryError,
@@ -17,6 +18,13 @@ from .exceptions import (
     NotPositiveDefiniteWarning,
     SingularSimilarityError,
 )
+from .function import (
+    InterpolationWarning,
+    MagnitudeFunction,
+    magnitude_dimension,
+    magnitude_function,
+)
+from .scales import ConvergenceWarning, convergence_scale
 from .solvers import METHODS, MagnitudeResult
 from .spaces import MetricSpace, distance_matrix
 
@@ -24,10 +32,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     "METHODS",
+    "Comparison",
+    "ConvergenceWarning",
     "IllConditionedWarning",
     "InsufficientMemoryError",
+    "InterpolationWarning",
     "InvalidInputError",
     "MagnitudeError",
+    "MagnitudeFunction",
     "MagnitudeResult",
     "MagnitudeWarning",
     "MetricSpace",
@@ -36,9 +48,15 @@ __all__ = [
     "NotPositiveDefiniteWarning",
     "SingularSimilarityError",
     "__version__",
+    "compare",
+    "convergence_scale",
     "distance_matrix",
+    "mag_area",
+    "mag_diff",
     "magnitude",
     "magnitude_derivative",
+    "magnitude_dimension",
+    "magnitude_function",
     "solve",
     "spread",
     "weights",

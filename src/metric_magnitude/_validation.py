@@ -155,6 +155,37 @@ def check_scales(t, *, name: str = "t") -> tuple[np.ndarray, bool]:
     return arr, scalar
 
 
+def check_scales_with_zero(t, *, name: str = "scales", increasing: bool = False):
+    """Like :func:`check_scales`, but t = 0 is allowed (|0X| = 1 by convention).
+
+    With ``increasing=True`` the scales must be strictly increasing, so 0 can only come
+    first. Returns (scales as a 1-D float64 array, whether t was a scalar).
+
+    >>> check_scales_with_zero([0.0, 0.5, 1.0], increasing=True)
+    (array([0. , 0.5, 1. ]), False)
+    """
+    arr = _as_float_array(t, name)
+    if arr.ndim > 1:
+        raise InvalidInputError(f"{name} must be a number or a 1-D array, got shape {arr.shape}")
+    if arr.ndim == 1 and arr.size == 0:
+        raise InvalidInputError(f"{name} is empty: give at least one scale")
+    if np.any(arr == 0):
+        rest, scalar = (np.atleast_1d(arr), arr.ndim == 0)
+        positive = rest[rest != 0]
+        if positive.size:
+            check_scales(positive, name=name)
+        out = rest
+    else:
+        out, scalar = check_scales(t, name=name)
+    if increasing and out.size > 1 and not (np.diff(out) > 0).all():
+        i = int(np.argmax(np.diff(out) <= 0))
+        raise InvalidInputError(
+            f"{name} must be strictly increasing, but {name}[{i}] = {float(out[i])!r} and "
+            f"{name}[{i + 1}] = {float(out[i + 1])!r}; sort them and drop repeats"
+        )
+    return out, scalar
+
+
 def available_memory() -> int:
     """Bytes of memory this process may still allocate (Linux MemAvailable, else a guess)."""
     try:
