@@ -199,35 +199,46 @@ def _not_pd_error(t: float, known_positive_definite: bool) -> NotPositiveDefinit
     )
 
 
-def _solve_scale(D, t, method, buf, ones, known_positive_definite) -> _Solution:
-    """One scale, by the method asked for (see the module docstring)."""
+def _similarity_and_dz(D, t, buf, DZ, has_infinite_distances):
+    """Z(t) into buf and, if DZ is given, D o Z into DZ (from the same exponentials)."""
+    _similarity(D, t, buf)
+    if DZ is not None:
+        with np.errstate(invalid="ignore"):  # inf * exp(-inf) = nan, zeroed next
+            np.multiply(D, buf, out=DZ)
+        if has_infinite_distances:
+            DZ[np.isinf(D)] = 0.0  # unreachable pairs contribute nothing
+
+
+def _solve_scale(
+    D, t, method, buf, ones, known_positive_definite, DZ=None, has_infinite_distances=False
+) -> _Solution:
+    """One scale, by the method asked for (see the module docstring).
+
+    If ``DZ`` is given it receives D o Z(t) for the derivatives.
+    """
     n = D.shape[0]
+    _similarity_and_dz(D, t, buf, DZ, has_infinite_distances)
     # buf is symmetric: its transpose is the Fortran-ordered view LAPACK wants (no copy)
     if method == "cholesky":
-        _similarity(D, t, buf)
         sol = _cholesky(buf.T, ones)
         if sol is None:
             raise _not_pd_error(t, known_positive_definite)
         return sol
 
     if method == "ldl":
-        _similarity(D, t, buf)
         w, rcond, neg, solve = _ldl(buf.T, ones)
         if w is None or rcond < _singular_threshold(n):
             raise _singular_error(t, rcond)
         return _Solution(w, None, "ldl", _EPS / rcond, rcond, neg == 0, solve)
 
-    _one_minus_similarity(D, t, buf)
     if method == "auto":
         # spread <= magnitude on positive definite spaces, so spread >= 2 means |tX| >= 2,
         # where plain Cholesky carries |tX| - 1 to full relative accuracy
-        row = n - buf.sum(axis=0)
-        if float(np.sum(1.0 / row)) >= _SMALL_T_MAGNITUDE:
-            np.subtract(1.0, buf, out=buf)
+        if float(np.sum(1.0 / buf.sum(axis=0))) >= _SMALL_T_MAGNITUDE:
             sol = _cholesky(buf.T, ones)
             if sol is not None:
                 return sol
-            _one_minus_similarity(D, t, buf)
+    _one_minus_similarity(D, t, buf)
     sol = _rotated_cholesky(buf, n)
     if sol is not None:
         if _at_pole(sol.m1, n):
@@ -361,13 +372,9 @@ def solve_dense(
     DZ = np.empty((n, n)) if order else None
     for i, t in enumerate(scales):
         t = float(t)
-        if DZ is not None:
-            _similarity(D, t, DZ)
-            with np.errstate(invalid="ignore"):  # inf * exp(-inf) = nan, zeroed next
-                np.multiply(D, DZ, out=DZ)
-            if has_infinite_distances:
-                DZ[np.isinf(D)] = 0.0  # unreachable pairs contribute nothing
-        sol = _solve_scale(D, t, method, buf, ones, known_positive_definite)
+        sol = _solve_scale(
+            D, t, method, buf, ones, known_positive_definite, DZ, has_infinite_distances
+        )
         w, m1, used, est, rcond, pd = sol[:6]
         if not pd and not known_positive_definite:
             warnings.warn(
