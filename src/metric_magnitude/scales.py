@@ -27,8 +27,11 @@ def _check_q(q) -> float:
 
 def _evaluator(space: MetricSpace, method: str):
     D = space.distances
+    cache: dict[float, tuple[float, float]] = {}
 
     def f(t: float) -> tuple[float, float]:
+        if t in cache:
+            return cache[t]
         res = solve_dense(
             D,
             np.array([t]),
@@ -38,7 +41,8 @@ def _evaluator(space: MetricSpace, method: str):
             known_positive_definite=space.known_positive_definite,
             has_infinite_distances=space.has_infinite_distances,
         )
-        return float(res.magnitude[0]), float(res.derivative[0])
+        cache[t] = float(res.magnitude[0]), float(res.derivative[0])
+        return cache[t]
 
     return f
 
@@ -131,33 +135,37 @@ def convergence_scale(
     f = _evaluator(space, method)
     if algorithm == "magnipy":
         return _magnipy_search(f, target)
+    return _newton_search(f, target, _start_scale(space), rtol)
+
+
+def _start_scale(space: MetricSpace) -> float:
     D = space.distances
-    finite = D[np.isfinite(D) & (D > 0)]
-    t = 1.0 / float(np.median(finite))
+    return 1.0 / float(np.median(D[np.isfinite(D) & (D > 0)]))
+
+
+def _newton_search(f, target: float, t: float, rtol: float) -> float:
+    """First decade crossing of f(t)[0] = target, then safeguarded Newton in it.
+
+    ``f(t)`` returns (|tX|, d|tX|/dt); callers cache it, so no scale is solved twice.
+    """
     m, dm = f(t)
     lo = hi = None
-    if m < target:
-        for _ in range(_MAX_STEPS):
-            lo, _m_lo = t, m
-            t *= 10.0
-            m, dm = f(t)
-            if m >= target:
-                hi = t
-                break
-    else:
-        for _ in range(_MAX_STEPS):
+    step = 10.0 if m < target else 0.1
+    for _ in range(_MAX_STEPS):
+        if m < target:
+            lo = t
+        else:
             hi = t
-            t /= 10.0
-            m, dm = f(t)
-            if m < target:
-                lo = t
-                break
+        if lo is not None and hi is not None:
+            break
+        t *= step
+        m, dm = f(t)
     if lo is None or hi is None:
         warnings.warn(
-            f"|tX| did not cross q n = {target:g} between t = {t:g} and the start; "
+            f"|tX| did not cross q n = {target:g} within {_MAX_STEPS} decades of the start; "
             f"returning t = {t:g}, where |tX| = {m:g}",
             ConvergenceWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
         return float(t)
     # Newton from the upper end (the function is concave there in practice)
@@ -169,8 +177,7 @@ def convergence_scale(
             hi = t
         else:
             lo = t
-        step = g / dm if dm > 0 else np.inf
-        t_new = t - step
+        t_new = t - g / dm if dm > 0 else np.inf
         if not (lo < t_new < hi):
             t_new = float(np.sqrt(lo * hi))  # bisection in log t
         if abs(t_new - t) <= rtol * t or (hi - lo) <= rtol * lo:
@@ -180,6 +187,6 @@ def convergence_scale(
     warnings.warn(
         f"convergence scale search did not reach rtol={rtol:g}; returning t = {t:g}",
         ConvergenceWarning,
-        stacklevel=2,
+        stacklevel=3,
     )
     return float(t)
