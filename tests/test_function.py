@@ -202,3 +202,17 @@ def test_evaluation_outside_range_is_an_error():
         f.area(0.1, 2.0)
     with pytest.raises(mm.InvalidInputError, match="must not exceed"):
         f.area(3.0, 2.0)
+
+
+def test_plot_returns_axes_with_the_curve():
+    import matplotlib  # the test extra installs it: no silent skip
+
+    matplotlib.use("Agg")
+    X = _line()[0]
+    f = mm.magnitude_function(X, np.linspace(0.1, 5, 40))
+    ax = f.plot()
+    (line,) = ax.get_lines()
+    np.testing.assert_allclose(line.get_ydata(), f.values)
+    ax2 = f.plot(dimension=True)
+    np.testing.assert_allclose(ax2.get_lines()[0].get_ydata(), f.dimension)
+    assert "dimension" in ax2.get_ylabel()
