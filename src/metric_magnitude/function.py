@@ -97,8 +97,13 @@ def _local_estimate(t, d, i, j, k) -> tuple[float, float]:
     return float(dv), float(dd)
 
 
-def _interval_estimates(t, d) -> tuple[np.ndarray, np.ndarray]:
-    """Relative error estimates of value and derivative for each interval [t_i, t_i+1]."""
+def _interval_estimates(t, d, cache=None) -> tuple[np.ndarray, np.ndarray]:
+    """Relative error estimates of value and derivative for each interval [t_i, t_i+1].
+
+    ``cache`` maps (t_i, t_i+1, t_k) to a computed estimate: refinement only changes the
+    intervals next to new anchors.
+    """
+    cache = {} if cache is None else cache
     m = t.size
     ev = np.zeros(m - 1)
     ed = np.zeros(m - 1)
@@ -108,7 +113,10 @@ def _interval_estimates(t, d) -> tuple[np.ndarray, np.ndarray]:
     for i in range(m - 1):
         for k in (i - 1, i + 2):
             if 0 <= k < m:
-                v, dv = _local_estimate(t, d, i, i + 1, k)
+                key = (t[i], t[i + 1], t[k])
+                if key not in cache:
+                    cache[key] = _local_estimate(t, d, i, i + 1, k)
+                v, dv = cache[key]
                 ev[i] = max(ev[i], v / max(scale_v[i], scale_v[i + 1]))
                 ed[i] = max(ed[i], dv / dscale)
     return _SAFETY * ev, _SAFETY * ed
@@ -116,12 +124,12 @@ def _interval_estimates(t, d) -> tuple[np.ndarray, np.ndarray]:
 
 def _build(anchors: _Anchors, lo: float, hi: float, rtol: float):
     """Refine anchors on [lo, hi] until every interval's estimate is below rtol."""
-    anchors.add(np.geomspace(lo, hi, _INITIAL_ANCHORS) if lo > 0 else
-                np.linspace(lo, hi, _INITIAL_ANCHORS))
+    anchors.add(np.geomspace(lo, hi, _INITIAL_ANCHORS))
+    cache: dict = {}
     while True:
         inside = (anchors.t >= lo) & (anchors.t <= hi)
         t, d = anchors.t[inside], anchors.d[inside]
-        ev, ed = _interval_estimates(t, d)
+        ev, ed = _interval_estimates(t, d, cache)
         bad = np.flatnonzero((ev > rtol) | (ed > rtol))
         if bad.size == 0:
             return t, d, ev, ed

@@ -157,9 +157,14 @@ def _rotated_cholesky(E: np.ndarray, n: int) -> _Solution | None:
         np.negative(blk, out=blk)
     alpha = -float(E[-1, -1])
     E[-1, -1] += n
-    col = np.abs(E[:-1, :-1]).sum(axis=0) if n > 1 else np.zeros(1)
-    anorm_lead = float(col.max())
-    anorm = float(np.abs(E).sum(axis=0).max())
+    # 1-norms of M and of its leading block, by rows (M is symmetric) to bound temporaries
+    row_all = np.empty(n)
+    for r in range(0, n, step):
+        rows = slice(r, r + step)
+        row_all[rows] = np.abs(E[rows]).sum(axis=1)
+    anorm = float(row_all.max())
+    lead = row_all[:-1] - np.abs(E[:-1, -1])
+    anorm_lead = float(lead.max()) if n > 1 else 0.0
     c, info = lapack.dpotrf(E.T, lower=1, clean=0, overwrite_a=1)
     if info != 0:
         return None
