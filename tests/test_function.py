@@ -188,8 +188,6 @@ def test_bad_options():
         mm.magnitude_function(X, n_scales=1)
     with pytest.raises(mm.InvalidInputError, match="algorithm"):
         mm.convergence_scale(X, algorithm="bisect")
-    with pytest.raises(mm.InvalidInputError, match="one distinct point"):
-        mm.magnitude_function([[1.0], [1.0]])
 
 
 def test_evaluation_outside_range_is_an_error():
@@ -216,3 +214,22 @@ def test_plot_returns_axes_with_the_curve():
     ax2 = f.plot(dimension=True)
     np.testing.assert_allclose(ax2.get_lines()[0].get_ydata(), f.dimension)
     assert "dimension" in ax2.get_ylabel()
+
+
+def test_q_times_n_at_most_one():
+    assert mm.convergence_scale([[0.0], [1.0]], q=0.4) == 0.0
+    with pytest.raises(mm.InvalidInputError, match="q n"):
+        mm.magnitude_function([[0.0], [1.0]], q=0.4)
+    with pytest.raises(mm.InvalidInputError, match="q n"):
+        mm.magnitude_function([[1.0], [1.0]])
+
+
+def test_derivative_and_dimension_at_any_scale():
+    X, value, deriv, _ = _line()
+    f = mm.magnitude_function(X, np.linspace(0.1, 5, 40))
+    t = np.array([0.37, 1.9, 4.2])
+    np.testing.assert_allclose(f.derivative_at(t), deriv(t), rtol=1e-7)
+    np.testing.assert_allclose(f.dimension_at(t), t * deriv(t) / value(t), rtol=1e-7)
+    assert isinstance(f.derivative_at(1.0), float)
+    with pytest.raises(mm.InvalidInputError, match="scale t must be > 0"):
+        f(-1.0)

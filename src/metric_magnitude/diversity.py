@@ -25,7 +25,7 @@ from numpy.polynomial import Chebyshev
 
 from .exceptions import InvalidInputError
 from .function import MagnitudeFunction, magnitude_function
-from .scales import convergence_scale
+from .scales import _check_q, convergence_scale
 from .spaces import Metric, as_space
 
 __all__ = ["Comparison", "compare", "mag_area", "mag_diff"]
@@ -141,6 +141,7 @@ def mag_area(
     True
     """
     _check_options(integration, n_ts)
+    q = _check_q(q)
     space = as_space(X, metric)
     t_cut = (
         _t_conv(space, q, method, convergence) if t_cut is None else _check_t_cut(t_cut)
@@ -202,6 +203,7 @@ def mag_diff(
     True
     """
     _check_options(integration, n_ts)
+    q = _check_q(q)
     sx, sy = as_space(X, metric), as_space(Y, metric)
     if t_cut is None:
         t_cut = float(np.median([_t_conv(s, q, method, convergence) for s in (sx, sy)]))
@@ -261,7 +263,7 @@ class Comparison:
 
     def table(self) -> str:
         """A plain-text table of the convergence scales and MagAreas."""
-        width = max(len(n) for n in self.names)
+        width = max(len(n) for n in [*self.names, "space"])
         lines = [f"{'space':<{width}}  {'t_conv':>12}  {'MagArea':>12}"]
         for n, tc, a in zip(self.names, self.t_convs, self.mag_areas, strict=True):
             lines.append(f"{n:<{width}}  {tc:12.6g}  {a:12.6g}")

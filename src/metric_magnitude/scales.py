@@ -100,8 +100,8 @@ def convergence_scale(
     Returns
     -------
     float
-        The convergence scale; 0.0 for a space with a single distinct point (|tX| = 1 >= q
-        at every t > 0).
+        The convergence scale; 0.0 where q n <= 1 (a single distinct point, or q <= 1 / n),
+        since |tX| >= 1 = |0X| at every t on positive definite spaces.
 
     Raises
     ------
@@ -129,7 +129,7 @@ def convergence_scale(
         )
     space = as_space(X, metric)
     n = space.n_distinct
-    if n == 1:
+    if q * n <= 1:  # |tX| >= 1 = |0X| already (one point, or q <= 1/n)
         return 0.0
     target = q * n
     f = _evaluator(space, method)
