@@ -86,6 +86,27 @@ def _integral_abs_difference(f, g, t_cut: float, absolute: bool) -> float:
     return total
 
 
+def _summaries(fs, t_cut, n_ts, integration, absolute, normalise):
+    """(scales, values, MagAreas, MagDiff matrix) of functions fs on [0, t_cut]."""
+    k = len(fs)
+    ts = np.linspace(0.0, t_cut, n_ts)
+    values = np.array([f(ts) for f in fs])
+    if integration == "exact":
+        areas = np.array([_integral_abs_difference(f, _ZERO, t_cut, True) for f in fs])
+        diffs = np.zeros((k, k))
+        for i in range(k):
+            for j in range(i + 1, k):
+                diffs[i, j] = _integral_abs_difference(fs[i], fs[j], t_cut, absolute)
+                diffs[j, i] = diffs[i, j] if absolute else -diffs[i, j]
+    else:
+        areas = np.trapezoid(np.abs(values), ts, axis=1)
+        d = values[:, None, :] - values[None, :, :]
+        diffs = np.trapezoid(np.abs(d) if absolute else d, ts, axis=2)
+    if normalise:
+        areas, diffs = areas / t_cut, diffs / t_cut
+    return ts, values, areas, diffs
+
+
 def _t_conv(space, q, method, algorithm):
     return convergence_scale(space, q=q, method=method, algorithm=algorithm)
 
@@ -147,12 +168,7 @@ def mag_area(
         _t_conv(space, q, method, convergence) if t_cut is None else _check_t_cut(t_cut)
     )
     f = _function_on(space, t_cut, n_ts, rtol, method)
-    if integration == "exact":
-        area = _integral_abs_difference(f, _ZERO, t_cut, absolute=True)
-    else:
-        ts = np.linspace(0.0, t_cut, n_ts)
-        area = float(np.trapezoid(np.abs(f(ts)), ts))
-    return area / t_cut if normalise else area
+    return float(_summaries([f], t_cut, n_ts, integration, True, normalise)[2][0])
 
 
 class _Zero:
@@ -209,15 +225,8 @@ def mag_diff(
         t_cut = float(np.median([_t_conv(s, q, method, convergence) for s in (sx, sy)]))
     else:
         t_cut = _check_t_cut(t_cut)
-    fx = _function_on(sx, t_cut, n_ts, rtol, method)
-    fy = _function_on(sy, t_cut, n_ts, rtol, method)
-    if integration == "exact":
-        area = _integral_abs_difference(fx, fy, t_cut, absolute)
-    else:
-        ts = np.linspace(0.0, t_cut, n_ts)
-        diff = fx(ts) - fy(ts)
-        area = float(np.trapezoid(np.abs(diff) if absolute else diff, ts))
-    return area / t_cut if normalise else area
+    fs = [_function_on(s, t_cut, n_ts, rtol, method) for s in (sx, sy)]
+    return float(_summaries(fs, t_cut, n_ts, integration, absolute, normalise)[3][0, 1])
 
 
 @dataclass(frozen=True, eq=False)
@@ -349,21 +358,5 @@ def compare(
     else:
         t_cut = float(np.quantile(t_convs, quantile))
     fs = [_function_on(s, t_cut, n_ts, rtol, method) for s in sp]
-    ts = np.linspace(0.0, t_cut, n_ts)
-    values = np.array([f(ts) for f in fs])
-    k = len(sp)
-    if integration == "exact":
-        areas = np.array([_integral_abs_difference(f, _ZERO, t_cut, True) for f in fs])
-        diffs = np.zeros((k, k))
-        for i in range(k):
-            for j in range(i + 1, k):
-                diffs[i, j] = _integral_abs_difference(fs[i], fs[j], t_cut, absolute)
-                diffs[j, i] = diffs[i, j] if absolute else -diffs[i, j]
-    else:
-        areas = np.trapezoid(np.abs(values), ts, axis=1)
-        d = values[:, None, :] - values[None, :, :]
-        diffs = np.trapezoid(np.abs(d) if absolute else d, ts, axis=2)
-    if normalise:
-        areas = areas / t_cut
-        diffs = diffs / t_cut
+    ts, values, areas, diffs = _summaries(fs, t_cut, n_ts, integration, absolute, normalise)
     return Comparison(names, t_convs, t_cut, ts, values, areas, diffs, reference, fs)
