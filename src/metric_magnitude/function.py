@@ -419,8 +419,10 @@ def magnitude_dimension(
     for ``q``), located on 2,000 geometrically spaced scales of the interpolant.
 
     For a sample of a d-dimensional manifold the profile rises towards d while the sample
-    looks like a continuum and falls back to 0 once the points separate, so the peak is an
-    estimate of d from below that improves with the sample size (docs/dimension.md).
+    looks like a continuum and falls back to 0 once the points separate. Measured on
+    n = 2000 samples (docs/dimension.md): close to d on shapes without a boundary (circle
+    1.007, 2-sphere 1.977), well below it on shapes with one (square 1.74, cube 2.23), and
+    slowly better with n.
 
     Examples
     --------
