@@ -205,3 +205,19 @@ def test_second_and_third_derivatives(name, X, f, t):
         for k in (1, 2, 3):
             ref = mp.diff(f, mp.mpf(t), k)
             assert abs(res.derivative[0, k - 1] - ref) <= 1e-11 * abs(ref), (k, t)
+
+
+@pytest.mark.parametrize("t, used", [(0.2, "small_t"), (0.3, "ldl")])
+def test_derivatives_where_z_is_indefinite_and_small_t_is_tried(t, used):
+    # K_{3,2} below its pole: Z indefinite, |tX| < 2, so both LDL^T solves run and either
+    # may win; the derivatives must use the factor of Z even when 1 - Z was factored last
+    G = nx.complete_bipartite_graph(3, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mm.NotPositiveDefiniteWarning)
+        _, res = mm.solve(G, t, derivative=3)
+    assert res.methods == (used,)
+    with mp.workdps(40):
+        f = _closed_form_functions()[2][2]
+        for k in (1, 2, 3):
+            ref = mp.diff(f, mp.mpf(t), k)
+            assert abs(res.derivative[0, k - 1] - ref) <= 1e-10 * abs(ref), (k, res.methods)

@@ -53,6 +53,12 @@ def _matvec(A: np.ndarray, x: np.ndarray) -> np.ndarray:
     return blas.dgemv(1.0, A.T, x, trans=1)
 
 
+def _block_rows(n: int) -> int:
+    """Rows per block for O(n^2) passes: about 2 MB of float64 and at most n / 8 rows, so
+    that the temporaries stay a small fraction of one n x n matrix."""
+    return max(1, min((1 << 18) // n, -(-n // 8)))
+
+
 def _singular_threshold(n: int) -> float:
     return 10.0 * n * _EPS
 
@@ -65,6 +71,7 @@ class _Solution(NamedTuple):
     rcond: float
     pd: bool
     solve: Callable[[np.ndarray], np.ndarray]  # y -> Z(t)^{-1} y, from the same factor
+    z_intact: bool = False  # the solve buffer's strict lower triangle still holds Z(t)
 
 
 def _cholesky(Zt: np.ndarray, ones: np.ndarray) -> _Solution | None:
@@ -79,7 +86,7 @@ def _cholesky(Zt: np.ndarray, ones: np.ndarray) -> _Solution | None:
     def solve(y):
         return lapack.dpotrs(c, y, lower=1)[0]
 
-    return _Solution(w, None, "cholesky", _EPS / max(rcond, 1e-300), rcond, True, solve)
+    return _Solution(w, None, "cholesky", _EPS / max(rcond, 1e-300), rcond, True, solve, True)
 
 
 def _ldl(A: np.ndarray, ones: np.ndarray):
@@ -158,7 +165,7 @@ def _rotated_cholesky(E: np.ndarray, n: int) -> _Solution | None:
     p = beta * _matvec(E, v)
     q = p - (0.5 * beta * float(v @ p)) * v
     # E <- -(E - v q^T - q v^T) = M off the corner, in row blocks to bound temporaries
-    step = max(1, (1 << 22) // n)
+    step = _block_rows(n)
     for r in range(0, n, step):
         rows = slice(r, r + step)
         blk = E[rows]
@@ -214,25 +221,10 @@ def _not_pd_error(t: float, known_positive_definite: bool) -> NotPositiveDefinit
     )
 
 
-def _similarity_and_dz(D, t, buf, DZ, has_infinite_distances):
-    """Z(t) into buf and, if DZ is given, D o Z into DZ (from the same exponentials)."""
-    _similarity(D, t, buf)
-    if DZ is not None:
-        with np.errstate(invalid="ignore"):  # inf * exp(-inf) = nan, zeroed next
-            np.multiply(D, buf, out=DZ)
-        if has_infinite_distances:
-            DZ[np.isinf(D)] = 0.0  # unreachable pairs contribute nothing
-
-
-def _solve_scale(
-    D, t, method, buf, ones, known_positive_definite, DZ=None, has_infinite_distances=False
-) -> _Solution:
-    """One scale, by the method asked for (see the module docstring).
-
-    If ``DZ`` is given it receives D o Z(t) for the derivatives.
-    """
+def _solve_scale(D, t, method, buf, ones, known_positive_definite) -> _Solution:
+    """One scale, by the method asked for (see the module docstring)."""
     n = D.shape[0]
-    _similarity_and_dz(D, t, buf, DZ, has_infinite_distances)
+    _similarity(D, t, buf)
     # buf is symmetric: its transpose is the Fortran-ordered view LAPACK wants (no copy)
     if method == "cholesky":
         sol = _cholesky(buf.T, ones)
@@ -244,7 +236,7 @@ def _solve_scale(
         w, rcond, neg, solve = _ldl(buf.T, ones)
         if w is None or rcond < _singular_threshold(n):
             raise _singular_error(t, rcond)
-        return _Solution(w, None, "ldl", _EPS / rcond, rcond, neg == 0, solve)
+        return _Solution(w, None, "ldl", _EPS / rcond, rcond, neg == 0, solve, True)
 
     if method == "auto":
         # spread <= magnitude on positive definite spaces, so spread >= 2 means |tX| >= 2,
@@ -269,9 +261,9 @@ def _solve_scale(
         w, rcond, neg, solve = _ldl(buf.T, ones)
         pd = neg == 0
         if w is not None and rcond >= _singular_threshold(n):
-            best = _Solution(w, None, "ldl", _EPS / rcond, rcond, pd, solve)
+            best = _Solution(w, None, "ldl", _EPS / rcond, rcond, pd, solve)  # buf reused next
             if abs(float(w.sum())) >= _SMALL_T_MAGNITUDE:
-                return best
+                return best._replace(z_intact=True)
     _one_minus_similarity(D, t, buf)
     u, rcond_e, _, solve_e = _ldl(buf.T, ones)
     a = float(u.sum()) if u is not None else 1.0
@@ -292,34 +284,56 @@ def _solve_scale(
             best = _Solution(u * m1, m1, "small_t", est, rcond_e, pd, solve)
     if best is None:
         raise _singular_error(t, rcond_e if method == "small_t" else rcond)
+    if best.used == "ldl":
+        # buf now holds the factor of 1 - Z: factor Z again for the solve the derivatives use
+        _similarity(D, t, buf)
+        solve = _ldl(buf.T, ones)[3]
+        best = best._replace(solve=solve, z_intact=True)
     return best
 
 
-def _hadamard_power_products(D, DZ, v, powers, has_infinite_distances):
-    """[(D^(j-1) o DZ) v for j = 1..powers] (elementwise powers), in row blocks.
+def _z_rows(D, t, buf, r0, r1, z_intact):
+    """Rows r0:r1 of Z(t) as a new array.
 
-    DZ = D o Z; memory beyond the inputs is one block of rows.
+    When ``buf`` holds a LAPACK factorisation of Z (Cholesky or LDL^T through the transposed
+    view), only its upper triangle was written: the strict lower triangle still holds Z, and
+    Z's diagonal is 1. Otherwise the rows are recomputed from D.
+    """
+    if not z_intact:
+        Zb = np.multiply(D[r0:r1], -t)
+        return np.exp(Zb, out=Zb)
+    n = D.shape[0]
+    Zb = np.empty((r1 - r0, n))
+    Zb[:, :r0] = buf[r0:r1, :r0]
+    Zb[:, r1:] = buf[r1:, r0:r1].T
+    low = np.tril(buf[r0:r1, r0:r1], -1)
+    Zb[:, r0:r1] = low + low.T
+    Zb[:, r0:r1].flat[:: r1 - r0 + 1] = 1.0
+    return Zb
+
+
+def _hadamard_power_products(D, t, buf, z_intact, v, powers, has_infinite_distances):
+    """[(D^j o Z) v for j = 1..powers] (elementwise powers), in row blocks.
+
+    No n x n array is stored for D o Z: each block of rows of Z comes from ``buf``'s intact
+    triangle (or is recomputed), so memory beyond D and buf is a few blocks of rows.
     """
     n = D.shape[0]
     out = np.empty((powers, n))
-    step = max(1, (1 << 21) // n)
-    for r in range(0, n, step):
-        rows = slice(r, r + step)
-        block = DZ[rows]
-        out[0, rows] = _matvec(block, v)
-        if powers > 1:
-            Db = D[rows]
-            if has_infinite_distances:
-                Db = np.where(np.isinf(Db), 0.0, Db)
-            block = block * Db
-            out[1, rows] = _matvec(block, v)
-            for j in range(2, powers):
-                block *= Db
-                out[j, rows] = _matvec(block, v)
+    step = _block_rows(n)
+    for r0 in range(0, n, step):
+        r1 = min(n, r0 + step)
+        Db = D[r0:r1]
+        if has_infinite_distances:
+            Db = np.where(np.isinf(Db), 0.0, Db)  # the pair's Z is 0: it contributes nothing
+        block = _z_rows(D, t, buf, r0, r1, z_intact)
+        for j in range(powers):
+            block *= Db
+            out[j, r0:r1] = _matvec(block, v)
     return out
 
 
-def _derivatives(sol, D, DZ, order, has_infinite_distances):
+def _derivatives(sol, D, t, buf, order, has_infinite_distances):
     """The t-derivatives of |tX| of orders 1..order (order <= 3) from one factorisation.
 
     With A_j = D^j o Z (the j-th t-derivative of Z is (-1)^j A_j) and w1 = dw/dt =
@@ -329,13 +343,14 @@ def _derivatives(sol, D, DZ, order, has_infinite_distances):
         third  = 6 w1^T A_1 w1 - 6 w1^T A_2 w + w^T A_3 w.
     """
     w = sol.w
-    Aw = _hadamard_power_products(D, DZ, w, order, has_infinite_distances)
+    args = (D, t, buf, sol.z_intact)
+    Aw = _hadamard_power_products(*args, w, order, has_infinite_distances)
     out = [float(w @ Aw[0])]
     if order >= 2:
         w1 = sol.solve(Aw[0])
         out.append(2.0 * float(w1 @ Aw[0]) - float(w @ Aw[1]))
         if order >= 3:
-            A1w1 = _matvec(DZ, w1)
+            A1w1 = _hadamard_power_products(*args, w1, 1, has_infinite_distances)[0]
             out.append(6.0 * float(w1 @ A1w1) - 6.0 * float(w1 @ Aw[1]) + float(w @ Aw[2]))
     return out
 
@@ -355,7 +370,7 @@ def solve_dense(
     ``D`` holds distances between distinct points (no zero off the diagonal); it is never
     modified. ``derivative`` is False, True (the first derivative) or an order 1..3; the
     result's ``derivative`` then has shape (k,) for order 1 and (k, order) above.
-    Memory: up to two (n, n) float64 arrays besides D, and blocks of rows.
+    Memory: one (n, n) float64 array besides D, and blocks of rows.
     """
     order = int(derivative)
     if not 0 <= order <= 3:
@@ -384,12 +399,9 @@ def solve_dense(
 
     ones = np.ones(n)
     buf = np.empty((n, n))
-    DZ = np.empty((n, n)) if order else None
     for i, t in enumerate(scales):
         t = float(t)
-        sol = _solve_scale(
-            D, t, method, buf, ones, known_positive_definite, DZ, has_infinite_distances
-        )
+        sol = _solve_scale(D, t, method, buf, ones, known_positive_definite)
         w, m1, used, est, rcond, pd = sol[:6]
         if not pd and not known_positive_definite:
             warnings.warn(
@@ -414,7 +426,7 @@ def solve_dense(
         if W is not None:
             W[i] = w
         if dmag is not None:
-            dmag[i] = _derivatives(sol, D, DZ, order, has_infinite_distances)
+            dmag[i] = _derivatives(sol, D, t, buf, order, has_infinite_distances)
         methods.append(used)
         rconds[i] = rcond
         pd_flags[i] = pd
