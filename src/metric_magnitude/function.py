@@ -24,7 +24,7 @@ from .exceptions import InvalidInputError, MagnitudeWarning
 from .solvers import solve_dense
 from .spaces import Metric, MetricSpace, as_space
 
-__all__ = ["InterpolationWarning", "MagnitudeFunction", "magnitude_function"]
+__all__ = ["InterpolationWarning", "MagnitudeFunction", "magnitude_dimension", "magnitude_function"]
 
 # Below this many requested scales, solving at each one is cheaper than interpolating.
 _DIRECT_SOLVE_MAX = 12
