@@ -7,6 +7,7 @@ import numpy as np
 from ._validation import check_scales
 from .exceptions import InvalidInputError
 from .solvers import METHODS, MagnitudeResult, solve_dense
+from .solvers.dense import _similarity
 from .spaces import Metric, MetricSpace, as_space
 
 __all__ = ["magnitude", "magnitude_derivative", "solve", "spread", "weights"]
@@ -208,7 +209,6 @@ def spread(X, t, *, metric: Metric = "euclidean"):
     out = np.empty(scales.shape[0])
     buf = np.empty_like(D)
     for i, s in enumerate(scales):
-        np.multiply(D, -s, out=buf)
-        np.exp(buf, out=buf)
-        out[i] = float(np.sum(1.0 / buf.sum(axis=1)))
+        Z = _similarity(D, float(s), buf)
+        out[i] = float(np.sum(1.0 / Z.sum(axis=1)))
     return _per_scale(out, scalar)

@@ -54,18 +54,13 @@ def _function_on(space, t_cut, n_ts, rtol, method) -> MagnitudeFunction:
     return magnitude_function(space, np.linspace(0.0, t_cut, n), rtol=rtol, method=method)
 
 
-def _grid_values(f: MagnitudeFunction, t_cut: float, n_ts: int) -> np.ndarray:
-    return f(np.linspace(0.0, t_cut, n_ts))
-
-
-def _breakpoints(*fs: MagnitudeFunction) -> np.ndarray:
-    pts = np.unique(np.concatenate([f._poly.x for f in fs]))
-    return pts
-
-
 def _integral_abs_difference(f, g, t_cut: float, absolute: bool) -> float:
-    """integral_0^t_cut (f - g) or |f - g|, exactly for the piecewise polynomials."""
-    pts = _breakpoints(f, g)
+    """integral_0^t_cut (f - g) or |f - g|, exactly for the piecewise polynomials.
+
+    ``g=None`` stands for the zero function (MagArea).
+    """
+    fs = [f] if g is None else [f, g]
+    pts = np.unique(np.concatenate([h._poly.x for h in fs]))
     pts = pts[(pts > 0) & (pts < t_cut)]
     pts = np.concatenate([[0.0], pts, [t_cut]])
     total = 0.0
@@ -73,7 +68,8 @@ def _integral_abs_difference(f, g, t_cut: float, absolute: bool) -> float:
         # f - g is one polynomial of degree <= 7 on [a, b]: fit it exactly, then split at
         # its real roots so that |f - g| integrates exactly
         x = a + (b - a) * 0.5 * (1 - np.cos(np.pi * (np.arange(12) + 0.5) / 12))
-        p = Chebyshev.fit(x, f._poly(x) - g._poly(x), 9, domain=[a, b])
+        y = f._poly(x) if g is None else f._poly(x) - g._poly(x)
+        p = Chebyshev.fit(x, y, 9, domain=[a, b])
         cuts = [a, b]
         if absolute:
             r = p.roots()
@@ -92,7 +88,7 @@ def _summaries(fs, t_cut, n_ts, integration, absolute, normalise):
     ts = np.linspace(0.0, t_cut, n_ts)
     values = np.array([f(ts) for f in fs])
     if integration == "exact":
-        areas = np.array([_integral_abs_difference(f, _ZERO, t_cut, True) for f in fs])
+        areas = np.array([_integral_abs_difference(f, None, t_cut, True) for f in fs])
         diffs = np.zeros((k, k))
         for i in range(k):
             for j in range(i + 1, k):
@@ -169,21 +165,6 @@ def mag_area(
     )
     f = _function_on(space, t_cut, n_ts, rtol, method)
     return float(_summaries([f], t_cut, n_ts, integration, True, normalise)[2][0])
-
-
-class _Zero:
-    """The zero function, so that MagArea is the integral of |f - 0|."""
-
-    class _P:
-        x = np.empty(0)
-
-        def __call__(self, t, nu=0):
-            return np.zeros_like(np.asarray(t, dtype=float))
-
-    _poly = _P()
-
-
-_ZERO = _Zero()
 
 
 def mag_diff(

@@ -60,9 +60,18 @@ def _merge_zero_distances(D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         idx = np.arange(D.shape[0])
         return idx, idx
     _, labels = connected_components(coo_matrix(zero), directed=False)
-    # relabel groups in order of first appearance so output order follows the input
-    first = np.full(labels.max() + 1, D.shape[0])
-    np.minimum.at(first, labels, np.arange(D.shape[0]))
+    return _groups_in_order(labels)
+
+
+def _groups_in_order(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group labels -> (first member of each group, labels renumbered by first appearance).
+
+    Renumbering keeps the output order that of the input, whatever order the grouping
+    algorithm (np.unique, connected components) gave the groups.
+    """
+    n = labels.shape[0]
+    first = np.full(labels.max() + 1, n)
+    np.minimum.at(first, labels, np.arange(n))
     order = np.argsort(first)
     relabel = np.empty_like(order)
     relabel[order] = np.arange(order.size)
@@ -71,12 +80,8 @@ def _merge_zero_distances(D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _unique_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct rows in order of first appearance, and the index of each row's group."""
-    _, first, inverse = np.unique(X, axis=0, return_index=True, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    order = np.argsort(first)
-    relabel = np.empty_like(order)
-    relabel[order] = np.arange(order.size)
-    return first[order], relabel[inverse]
+    _, inverse = np.unique(X, axis=0, return_inverse=True)
+    return _groups_in_order(inverse.reshape(-1))
 
 
 def _graph_distances(G) -> tuple[list, np.ndarray, np.ndarray]:
@@ -138,13 +143,9 @@ def _graph_distances(G) -> tuple[list, np.ndarray, np.ndarray]:
         adj = coo_matrix((k, k)).tocsr()
     check_dense_memory(k, DENSE_MATRICES)
     D = shortest_path(adj, method="D", directed=False)
-    # relabel contracted groups in order of first appearance
-    first = np.full(k, n)
-    np.minimum.at(first, labels, np.arange(n))
-    order = np.argsort(first)
-    relabel = np.empty_like(order)
-    relabel[order] = np.arange(k)
-    return nodes, D[np.ix_(order, order)], relabel[labels]
+    first, relabelled = _groups_in_order(labels)
+    order = labels[first]  # each contracted node's index in D, in order of first appearance
+    return nodes, D[np.ix_(order, order)], relabelled
 
 
 class MetricSpace:

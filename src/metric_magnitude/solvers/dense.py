@@ -189,6 +189,7 @@ def _rotated_cholesky(E: np.ndarray, n: int) -> _Solution | None:
     sigma = alpha + float(y @ y)
     if not sigma < n:
         return None
+
     def solve(y):  # Z^{-1} y = H M^{-1} H y
         x = lapack.dpotrs(c, y - (beta * float(v @ y)) * v, lower=1)[0]
         return x - (beta * float(v @ x)) * v
@@ -224,7 +225,8 @@ def _not_pd_error(t: float, known_positive_definite: bool) -> NotPositiveDefinit
 def _solve_scale(D, t, method, buf, ones, known_positive_definite) -> _Solution:
     """One scale, by the method asked for (see the module docstring)."""
     n = D.shape[0]
-    _similarity(D, t, buf)
+    if method != "small_t":  # the small-t form starts from 1 - Z instead
+        _similarity(D, t, buf)
     # buf is symmetric: its transpose is the Fortran-ordered view LAPACK wants (no copy)
     if method == "cholesky":
         sol = _cholesky(buf.T, ones)
@@ -300,8 +302,7 @@ def _z_rows(D, t, buf, r0, r1, z_intact):
     Z's diagonal is 1. Otherwise the rows are recomputed from D.
     """
     if not z_intact:
-        Zb = np.multiply(D[r0:r1], -t)
-        return np.exp(Zb, out=Zb)
+        return _similarity(D[r0:r1], t, np.empty((r1 - r0, D.shape[0])))
     n = D.shape[0]
     Zb = np.empty((r1 - r0, n))
     Zb[:, :r0] = buf[r0:r1, :r0]
