@@ -5,6 +5,7 @@
 2.9998
 """
 
+from .analysis import Analysis, SpaceSummary, analyse
 from .core import magnitude, magnitude_derivative, solve, spread, weights
 from .diversity import Comparison, compare, mag_area, mag_diff
 from .exceptions import (
@@ -24,6 +25,9 @@ from .function import (
     magnitude_dimension,
     magnitude_function,
 )
+from .io import load_space, read_array, read_edge_list
+from .plotting import plot_functions, plot_mag_diffs, plot_weights
+from .report import Report, analysis_report
 from .scales import ConvergenceWarning, convergence_scale
 from .solvers import METHODS, MagnitudeResult
 from .spaces import MetricSpace, distance_matrix
@@ -32,6 +36,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "METHODS",
+    "Analysis",
     "Comparison",
     "ConvergenceWarning",
     "IllConditionedWarning",
@@ -46,17 +51,27 @@ __all__ = [
     "MissingDependencyError",
     "NotPositiveDefiniteError",
     "NotPositiveDefiniteWarning",
+    "Report",
     "SingularSimilarityError",
+    "SpaceSummary",
     "__version__",
+    "analyse",
+    "analysis_report",
     "compare",
     "convergence_scale",
     "distance_matrix",
+    "load_space",
     "mag_area",
     "mag_diff",
     "magnitude",
     "magnitude_derivative",
     "magnitude_dimension",
     "magnitude_function",
+    "plot_functions",
+    "plot_mag_diffs",
+    "plot_weights",
+    "read_array",
+    "read_edge_list",
     "solve",
     "spread",
     "weights",

@@ -12,6 +12,9 @@ _EXTRAS = {
     "networkx": ("graphs", "graph input"),
     "matplotlib": ("plot", "plots"),
     "sklearn": ("demo", "the bundled demo data"),
+    "pyarrow": ("parquet", "reading .parquet files"),
+    "rich": ("cli", "terminal tables"),
+    "playwright": ("browser", "checking reports in a browser"),
 }
 
 

@@ -292,7 +292,8 @@ def compare(
     quantile : float in [0, 1], default=0.5
     reference : int, optional
         Index of the reference space (sets t_cut and the normalised MagDiffs).
-    Others as in :func:`mag_diff`.
+    metric, q, t_cut, n_ts, integration, absolute, normalise, convergence, rtol, method
+        As in :func:`mag_diff`.
 
     Returns
     -------
@@ -332,6 +333,14 @@ def compare(
         raise InvalidInputError(f"quantile must be in [0, 1], got {quantile!r}")
     sp = [as_space(s, metric) for s in spaces]
     t_convs = np.array([_t_conv(s, q, method, convergence) for s in sp])
+    return _compare_spaces(sp, names, t_convs, quantile, reference, t_cut, n_ts, integration,
+                           absolute, normalise, rtol, method)
+
+
+def _compare_spaces(sp, names, t_convs, quantile=0.5, reference=None, t_cut=None, n_ts=30,
+                    integration="exact", absolute=True, normalise=True, rtol=1e-8,
+                    method="auto") -> Comparison:
+    """:func:`compare` on MetricSpaces whose convergence scales are known."""
     if t_cut is not None:
         t_cut = _check_t_cut(t_cut)
     elif reference is not None:

@@ -433,4 +433,9 @@ def magnitude_dimension(
     True
     """
     f = magnitude_function(X, "auto", metric=metric, q=q, rtol=rtol, method=method)
-    return float(f.dimension_at(np.geomspace(f.t_min, f.t_max, 2000)).max())
+    return _peak_dimension(f, f.t_min, f.t_max)
+
+
+def _peak_dimension(f: MagnitudeFunction, lo: float, hi: float) -> float:
+    """The rule of :func:`magnitude_dimension`: max of the profile on 2,000 scales in [lo, hi]."""
+    return float(f.dimension_at(np.geomspace(lo, hi, 2000)).max())

@@ -1,0 +1,253 @@
+"""The command line: outputs match the library, user mistakes give one line and exit code 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import metric_magnitude as mm
+from metric_magnitude.cli import COMMANDS, main
+
+pytest.importorskip("matplotlib")
+
+
+@pytest.fixture
+def points(tmp_path):
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(40, 3))
+    path = tmp_path / "cloud.npy"
+    np.save(path, X)
+    return X, path
+
+
+def run(argv, capsys):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_compute_csv_matches_library(points, capsys):
+    X, path = points
+    code, out, err = run(["compute", path, "--scales", "0.5,1", "2", "--format", "csv"], capsys)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "scale,magnitude"
+    got = np.array([[float(v) for v in line.split(",")] for line in lines[1:]])
+    np.testing.assert_allclose(got[:, 0], [0.5, 1, 2])
+    np.testing.assert_allclose(got[:, 1], mm.magnitude(X, [0.5, 1, 2]), rtol=1e-14)
+
+
+def test_compute_weights_json(points, capsys):
+    X, path = points
+    code, out, _ = run(["compute", path, "--scales", "1", "3", "--weights", "--json"], capsys)
+    assert code == 0
+    data = json.loads(out)
+    assert data["schema_version"] == 1 and data["command"] == "compute"
+    assert data["version"] == mm.__version__
+    np.testing.assert_allclose(data["weights"], mm.weights(X, [1.0, 3.0]), rtol=1e-12)
+    np.testing.assert_allclose(data["magnitude"], mm.magnitude(X, [1.0, 3.0]), rtol=1e-14)
+
+
+def test_compute_weights_csv_and_duplicates(tmp_path, capsys):
+    path = tmp_path / "dup.csv"
+    path.write_text("x,y\n0,0\n1,0\n1,0\n")
+    code, out, _ = run(["compute", path, "--scales", "2", "--weights", "--format", "csv"], capsys)
+    assert code == 0
+    table = out.split("\n\n")[1].splitlines()
+    assert table[0] == "point,weight t=2"
+    w = [float(r.split(",")[1]) for r in table[1:]]
+    np.testing.assert_allclose(w, mm.weights([[0, 0], [1, 0], [1, 0]], 2.0), rtol=1e-13)
+
+
+def test_function_json_plot_and_plain_table(points, tmp_path, capsys):
+    X, path = points
+    out_json, out_png = tmp_path / "f.json", tmp_path / "f.png"
+    code, _, err = run(["function", path, "--json", "-o", out_json, "--plot", out_png], capsys)
+    assert code == 0, err
+    data = json.loads(out_json.read_text())
+    (s,) = data["spaces"]
+    np.testing.assert_allclose(s["magnitude"], mm.magnitude(X, s["scales"]), rtol=1e-8)
+    np.testing.assert_allclose(s["convergence_scale"], mm.convergence_scale(X), rtol=1e-10)
+    np.testing.assert_allclose(s["mag_area"], mm.mag_area(X), rtol=1e-7)
+    assert len(s["scales"]) == 100 and s["scales"][-1] == pytest.approx(s["convergence_scale"])
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    code, out, _ = run(["function", path, "--quiet"], capsys)  # not a TTY: plain table
+    assert code == 0 and "cloud" in out and "t_conv" in out
+    assert f"{s['convergence_scale']:.6g}" in out
+
+
+def test_function_csv_has_every_scale(points, capsys):
+    _, path = points
+    code, out, _ = run(["function", path, "--format", "csv", "--n-scales", "20"], capsys)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "scale,magnitude,derivative,dimension" and len(lines) == 21
+
+
+def test_compare_matches_library(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    A, B = rng.normal(size=(50, 2)), 0.4 * rng.normal(size=(60, 2))
+    np.save(tmp_path / "a.npy", A)
+    np.savetxt(tmp_path / "b.csv", B, delimiter=",", header="u,v", comments="")
+    code, out, err = run(["compare", tmp_path / "a.npy", tmp_path / "b.csv", "--json",
+                          "--plot", tmp_path / "m.png"], capsys)
+    assert code == 0, err
+    c = json.loads(out)["comparison"]
+    ref = mm.compare([A, B], names=["a", "b"])
+    assert c["names"] == ["a", "b"]
+    np.testing.assert_allclose(c["mag_areas"], ref.mag_areas, rtol=1e-7)
+    np.testing.assert_allclose(c["mag_diffs"], ref.mag_diffs, rtol=1e-6, atol=1e-9)
+    assert (tmp_path / "m.png").stat().st_size > 1000
+
+
+def test_report_writes_html(points, tmp_path, capsys):
+    _, path = points
+    target = tmp_path / "r.html"
+    code, out, err = run(["report", path, "-o", target, "--title", "My <run>"], capsys)
+    assert code == 0, err
+    page = target.read_text()
+    assert "<title>My &lt;run&gt;</title>" in page and 'id="results"' in page
+    assert "cloud" in out  # the summary table on stdout
+
+
+def test_distance_matrix_and_graph_inputs(tmp_path, capsys):
+    D = np.array([[0, 3, 4], [3, 0, 5], [4, 5, 0]], dtype=float)
+    np.save(tmp_path / "d.npy", D)
+    code, out, _ = run(["compute", tmp_path / "d.npy", "--metric", "precomputed",
+                        "--scales", "1", "--json"], capsys)
+    assert code == 0
+    assert json.loads(out)["magnitude"][0] == pytest.approx(
+        mm.magnitude(D, 1.0, metric="precomputed"), rel=1e-14)
+    pytest.importorskip("networkx")
+    (tmp_path / "g.edges").write_text("# a path\na b 1\nb c 2\n")
+    code, out, _ = run(["compute", tmp_path / "g.edges", "--scales", "1", "--json"], capsys)
+    assert code == 0
+    P = np.array([[0, 1, 3], [1, 0, 2], [3, 2, 0]], dtype=float)
+    assert json.loads(out)["magnitude"][0] == pytest.approx(
+        mm.magnitude(P, 1.0, metric="precomputed"), rel=1e-14)
+
+
+def test_sample_is_reproducible(points, capsys):
+    _, path = points
+    argv = ["compute", path, "--scales", "1", "--sample", "10", "--json"]
+    first = json.loads(run([*argv, "--seed", "3"], capsys)[1])
+    again = json.loads(run([*argv, "--seed", "3"], capsys)[1])
+    other = json.loads(run([*argv, "--seed", "4"], capsys)[1])
+    assert first["n_points"] == 10 and first["magnitude"] == again["magnitude"]
+    assert first["magnitude"] != other["magnitude"]
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_help_shows_an_example(name, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([name, "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "example: metric-magnitude " + name in out
+
+
+def test_never_overwrites_without_force_and_writes_atomically(points, tmp_path, capsys):
+    _, path = points
+    target = tmp_path / "out.csv"
+    target.write_text("keep me")
+    code, _, err = run(["compute", path, "--scales", "1", "-o", target], capsys)
+    assert code == 2 and "--force" in err and target.read_text() == "keep me"
+    code, _, _ = run(["compute", path, "--scales", "1", "-o", target, "--force",
+                      "--format", "csv"], capsys)
+    assert code == 0 and target.read_text().startswith("scale,magnitude")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cloud.npy", "out.csv"]
+
+
+def _bad(tmp_path, name: str, content) -> Path:
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif isinstance(content, str):
+        path.write_text(content)
+    else:
+        np.save(path, content, allow_pickle=True)
+    return path
+
+
+BAD_FILES = {
+    "empty": ("e.csv", "", "no data"),
+    "ragged": ("r.csv", "1,2\n3,4,5\n", "line 2"),
+    "non-numeric": ("n.csv", "1,2\n3,abc\n", "abc"),
+    "nan": ("nan.csv", "1,2\nnan,4\n", "line 2"),
+    "objects": ("o.npy", np.array([{"a": 1}, None], dtype=object), "object"),
+    "not-a-distance-matrix": ("d.csv", "0,1\n2,0\n", "symmetric"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_bad_files_give_one_line_and_exit_2(case, tmp_path, capsys):
+    name, content, words = BAD_FILES[case]
+    path = _bad(tmp_path, name, content)
+    target = tmp_path / "out.json"
+    extra = ["--metric", "precomputed"] if case == "not-a-distance-matrix" else []
+    code, out, err = run(["compute", path, "--scales", "1", "-o", target, *extra], capsys)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("metric-magnitude")
+    assert words.lower() in err.lower()
+    assert "Traceback" not in err and out == ""
+    assert not target.exists()
+
+
+def test_too_large_for_memory_is_refused_before_loading(points, capsys, monkeypatch):
+    import metric_magnitude.io as mio
+
+    def never(*args, **kwargs):
+        raise AssertionError("np.load was reached")
+
+    _, path = points
+    monkeypatch.setattr(mio, "available_memory", lambda: 500)  # the file holds 960 bytes
+    monkeypatch.setattr(np, "load", never)
+    code, _, err = run(["compute", path, "--scales", "1"], capsys)
+    assert code == 2 and "memory" in err.lower() and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["compute", "missing.csv", "--scales", "1"], "missing.csv"),
+        (["compute", "{x}", "--scales", "0"], "scale"),
+        (["compute", "{x}", "--scales", "a"], "'a' is not a number"),
+        (["compute", "{x}"], "--scales"),
+        (["function", "{x}", "--q", "1.5"], "--q"),
+        (["function", "{x}", "-o", "{tmp}/missing/f.json"], "does not exist"),
+        (["function", "{x}", "--plot", "{tmp}/missing/f.png"], "does not exist"),
+        (["compare", "{x}"], "at least 2"),
+        (["report", "{x}"], "-o/--output"),
+        (["frobnicate"], "invalid choice"),
+        (["compute", "{x}", "--scales", "1", "--metric", "nonsense"], "unknown metric"),
+        (["compute", "{x}", "--scales", "1", "--sample", "1"], "--sample"),
+    ],
+)
+def test_usage_errors(argv, words, points, tmp_path, capsys):
+    _, path = points
+    argv = [a.format(x=path, tmp=tmp_path) for a in argv]
+    code, _, err = run(argv, capsys)
+    assert code == 2
+    assert err.count("\n") == 1, err
+    assert words in err and "Traceback" not in err
+    assert not (tmp_path / "missing").exists()
+
+
+def test_console_script_runs_without_traceback(points, tmp_path):
+    _, path = points
+    script = Path(sys.executable).parent / "metric-magnitude"
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "metric_magnitude.cli"]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    ok = subprocess.run([*cmd, "compute", str(path), "--scales", "1"], capture_output=True,
+                        text=True, env=env, timeout=120)
+    assert ok.returncode == 0 and "magnitude" in ok.stdout
+    bad = subprocess.run([*cmd, "compute", str(tmp_path / "nope.csv"), "--scales", "1"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+    assert "Traceback" not in bad.stderr
