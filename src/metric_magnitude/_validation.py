@@ -216,3 +216,17 @@ def check_dense_memory(n: int, n_matrices: float, *, what: str = "the dense solv
             f"{avail / 2**30:.1f} GiB is available; on this machine n may be at most about "
             f"{n_max}: subsample the data or use a machine with more memory"
         )
+
+
+def check_names(names, k: int, what: str = "spaces") -> list[str]:
+    """Names for k things as strings: ``X_0, X_1, ...`` when None, else exactly k of them.
+
+    >>> check_names(None, 2)
+    ['X_0', 'X_1']
+    """
+    if names is None:
+        return [f"X_{i}" for i in range(k)]
+    names = [str(n) for n in names]
+    if len(names) != k:
+        raise InvalidInputError(f"got {len(names)} names for {k} {what}; give one name each")
+    return names

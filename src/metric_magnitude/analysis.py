@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import brentq
 
+from ._validation import check_names
 from .core import weights as _weights
 from .diversity import Comparison, _compare_spaces
 from .exceptions import InvalidInputError
@@ -224,11 +225,7 @@ def analyse(
     _check_q(q)
     if not (isinstance(n_scales, int | np.integer) and n_scales >= 13):
         raise InvalidInputError(f"n_scales must be an integer >= 13, got {n_scales!r}")
-    if names is None:
-        names = [f"X_{i}" for i in range(len(spaces))]
-    names = [str(n) for n in names]
-    if len(names) != len(spaces):
-        raise InvalidInputError(f"got {len(names)} names for {len(spaces)} spaces")
+    names = check_names(names, len(spaces))
     step = progress or (lambda what: None)
     summaries, metric_spaces = [], []
     for x, name in zip(spaces, names, strict=True):

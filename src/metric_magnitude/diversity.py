@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.polynomial import Chebyshev
 
+from ._validation import check_names
 from .exceptions import InvalidInputError
 from .function import MagnitudeFunction, magnitude_function
 from .scales import _check_q, convergence_scale
@@ -318,11 +319,7 @@ def compare(
             f"compare needs at least two spaces, got {len(spaces)}; for one space use "
             "mag_area or magnitude_function"
         )
-    if names is None:
-        names = [f"X_{i}" for i in range(len(spaces))]
-    names = [str(n) for n in names]
-    if len(names) != len(spaces):
-        raise InvalidInputError(f"got {len(names)} names for {len(spaces)} spaces")
+    names = check_names(names, len(spaces))
     if reference is not None and not (
         isinstance(reference, int | np.integer) and 0 <= reference < len(spaces)
     ):

@@ -382,16 +382,21 @@ def _read_text(path, fh: IO[str], size: int, suffix: str, delimiter, budget) -> 
             "numbers per point below it",
         )
     X = np.frombuffer(values, dtype=np.float64).reshape(len(row_lines), n_cols)
+    _check_finite_table(path, X, lambda i, j: f"line {row_lines[i]}, column {j + 1} holds {{}}")
+    return X
+
+
+def _check_finite_table(path, X: np.ndarray, where: Callable[[int, int], str]) -> None:
+    """Raise for the first NaN or infinite entry; ``where(i, j)`` places it ({} = what)."""
     bad = ~np.isfinite(X)
     if bad.any():
         i, j = np.unravel_index(int(np.argmax(bad)), X.shape)
         kind = "NaN" if np.isnan(X[i, j]) else "an infinite value"
         raise _error(
             path,
-            f"line {row_lines[i]}, column {j + 1} holds {kind}; every value must be a finite "
-            "number: drop or impute such rows",
+            where(int(i), int(j)).format(kind)
+            + "; every value must be a finite number: drop or impute such rows",
         )
-    return X
 
 
 # ---------------------------------------------------------------------------------------
@@ -482,15 +487,7 @@ def _read_npy(path, fh: IO[bytes], size: int, budget) -> np.ndarray:
     X = np.ascontiguousarray(X, dtype=np.float64)
     if X.ndim == 1:
         X = X.reshape(-1, 1)
-    bad = ~np.isfinite(X)
-    if bad.any():
-        i, j = np.unravel_index(int(np.argmax(bad)), X.shape)
-        kind = "NaN" if np.isnan(X[i, j]) else "an infinite value"
-        raise _error(
-            path,
-            f"holds {kind} at row {i}, column {j} (0-based); every value must be a finite "
-            "number: drop or impute such rows",
-        )
+    _check_finite_table(path, X, lambda i, j: f"holds {{}} at row {i}, column {j} (0-based)")
     return X
 
 
@@ -551,15 +548,9 @@ def _read_parquet(path, fh: IO[bytes], budget) -> np.ndarray:
                 path, f"column {_show(name)} cannot be read as float64 ({str(exc)[:120]})"
             ) from None
     del table
-    bad = ~np.isfinite(X)
-    if bad.any():
-        i, j = np.unravel_index(int(np.argmax(bad)), X.shape)
-        kind = "NaN" if np.isnan(X[i, j]) else "an infinite value"
-        raise _error(
-            path,
-            f"column {_show(schema.names[j])} holds {kind} at row {i} (0-based); every value "
-            "must be a finite number: drop or impute such rows",
-        )
+    _check_finite_table(
+        path, X, lambda i, j: f"column {_show(schema.names[j])} holds {{}} at row {i} (0-based)"
+    )
     return X
 
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ._optional import import_optional
+from ._validation import check_names, check_points
 from .exceptions import InvalidInputError
 
 __all__ = ["plot_functions", "plot_mag_diffs", "plot_weights", "project_2d"]
@@ -23,15 +24,6 @@ def _axes(ax):
         plt = import_optional("matplotlib.pyplot")
         _, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
     return ax
-
-
-def _names(names, k: int, what: str) -> list[str]:
-    if names is None:
-        return [f"X_{i}" for i in range(k)]
-    names = [str(n) for n in names]
-    if len(names) != k:
-        raise InvalidInputError(f"got {len(names)} names for {k} {what}")
-    return names
 
 
 def plot_functions(functions: Sequence, names=None, ax=None, *, dimension: bool = False,
@@ -67,7 +59,7 @@ def plot_functions(functions: Sequence, names=None, ax=None, *, dimension: bool 
     functions = list(functions)
     if not functions:
         raise InvalidInputError("plot_functions needs at least one magnitude function")
-    names = _names(names, len(functions), "functions")
+    names = check_names(names, len(functions), "functions")
     ax = _axes(ax)
     for f, name in zip(functions, names, strict=True):
         keep = f.scales > 0 if log_scale else slice(None)
@@ -135,8 +127,6 @@ def project_2d(X) -> np.ndarray:
     >>> project_2d([[0.0], [1.0]]).tolist()
     [[0.0, 0.0], [1.0, 0.0]]
     """
-    from ._validation import check_points
-
     X = check_points(X)
     if X.shape[1] == 1:
         return np.column_stack([X[:, 0], np.zeros(X.shape[0])])
