@@ -250,16 +250,22 @@ def _run_compute(args) -> _Output:
 
     scales = _parse_scales(args.scales)
     inp = _read_input(args.file, args)
-    with Progress(1, "compute", enabled=not args.quiet) as bar:
-        space, result = solve(inp.space(), scales, weights=args.weights)
-        bar.step(inp.name)
-    mags = np.atleast_1d(result.magnitude)
+    space = inp.space()  # distances computed once, reused at every scale
+    mags, W = [], []
+    with Progress(scales.size, "compute", enabled=not args.quiet) as bar:
+        for t in scales:
+            _, result = solve(space, t, weights=args.weights)
+            mags.append(float(result.magnitude[0]))
+            if args.weights:
+                W.append(space.expand_weights(result.weights[0]))
+            bar.step(f"t = {t:.4g}")
+    mags = np.array(mags)
     data = {"input": inp.source, "n_points": space.n_points, "n_distinct": space.n_distinct,
             "metric": inp.metric_label, "scales": scales.tolist(), "magnitude": mags.tolist()}
     tables = [_Table(["scale", "magnitude"], [[float(t), float(m)]
                                               for t, m in zip(scales, mags, strict=True)])]
     if args.weights:
-        W = np.array([space.expand_weights(w) for w in np.atleast_2d(result.weights)])
+        W = np.array(W)
         data["weights"] = W.tolist()
         tables.append(_Table(["point", *[f"weight t={_fmt(float(t))}" for t in scales]],
                              [[i, *W[:, i].tolist()] for i in range(W.shape[1])]))
