@@ -5,6 +5,7 @@
 2.9998
 """
 
+from . import asymmetric
 from .analysis import Analysis, SpaceSummary, analyse
 from .core import magnitude, magnitude_derivative, solve, spread, weights
 from .diversity import Comparison, compare, mag_area, mag_diff
@@ -57,6 +58,7 @@ __all__ = [
     "__version__",
     "analyse",
     "analysis_report",
+    "asymmetric",
     "compare",
     "convergence_scale",
     "distance_matrix",

@@ -112,7 +112,8 @@ def check_distance_matrix(D, *, name: str = "D") -> np.ndarray:
         i, j = np.unravel_index(int(np.argmax(asym)), asym.shape)
         raise InvalidInputError(
             f"{name} is not symmetric: D[{i}, {j}] = {float(arr[i, j])!r} but D[{j}, {i}] = "
-            f"{float(arr[j, i])!r}; symmetrise it (e.g. (D + D.T) / 2) if that is what you mean"
+            f"{float(arr[j, i])!r}; symmetrise it (e.g. (D + D.T) / 2) if that is what you mean, "
+            "or for a quasi-metric or directed graph use mm.asymmetric.magnitude(D, t)"
         )
     diag = np.abs(np.diagonal(arr))
     if (diag > tol).any():

@@ -92,7 +92,7 @@ def _graph_distances(G) -> tuple[list, np.ndarray, np.ndarray]:
     if G.is_directed():
         raise InvalidInputError(
             "directed graphs give asymmetric distances, which magnitude() does not accept; "
-            "convert with G.to_undirected()"
+            "convert with G.to_undirected(), or use mm.asymmetric.magnitude(G, t)"
         )
     nodes = list(G.nodes)
     n = len(nodes)
