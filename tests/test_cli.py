@@ -251,3 +251,23 @@ def test_console_script_runs_without_traceback(points, tmp_path):
                          capture_output=True, text=True, env=env, timeout=120)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
     assert "Traceback" not in bad.stderr
+
+
+def test_outliers_match_the_estimator(tmp_path, capsys):
+    rng = np.random.default_rng(5)
+    X = np.vstack([rng.normal(size=(60, 2)), [[8.0, 8.0], [-9.0, 7.0]]])
+    np.save(tmp_path / "o.npy", X)
+    code, out, err = run(["outliers", tmp_path / "o.npy", "--contamination", "0.05",
+                          "--json"], capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    est = mm.MagnitudeOutlierDetector(contamination=0.05)
+    labels = est.fit_predict(X)
+    np.testing.assert_allclose(data["weights"], est.weights_, rtol=1e-12)
+    assert data["outlier"] == (labels == -1).tolist()
+    assert data["outlier"][-2:] == [True, True]
+    code, out, _ = run(["outliers", tmp_path / "o.npy", "--top", "2"], capsys)
+    rows = out.splitlines()[2:]
+    assert sorted(int(r.split()[0]) for r in rows) == [60, 61]
+    code, _, err = run(["outliers", tmp_path / "o.npy", "--contamination", "0.9"], capsys)
+    assert code == 2 and "contamination" in err and err.count("\n") == 1

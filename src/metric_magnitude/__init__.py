@@ -35,6 +35,33 @@ from .spaces import MetricSpace, distance_matrix
 
 __version__ = "0.1.0"
 
+# Imported on first use: the estimators import scikit-learn (when it is installed) for their
+# base classes, which would add about a second to every `import metric_magnitude`.
+_LAZY = {
+    "MagnitudeBoundaryDetector": "outliers",
+    "MagnitudeOutlierDetector": "outliers",
+    "boundary_scores": "outliers",
+    "MagnitudeClassifier": "classification",
+    "active_learning": None,
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from importlib import import_module
+
+        module = _LAZY[name]
+        value = (import_module(f".{name}", __name__) if module is None
+                 else getattr(import_module(f".{module}", __name__), name))
+        globals()[name] = value  # cached: later look-ups skip __getattr__
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
+
 __all__ = [
     "METHODS",
     "Analysis",
@@ -44,8 +71,11 @@ __all__ = [
     "InsufficientMemoryError",
     "InterpolationWarning",
     "InvalidInputError",
+    "MagnitudeBoundaryDetector",
+    "MagnitudeClassifier",
     "MagnitudeError",
     "MagnitudeFunction",
+    "MagnitudeOutlierDetector",
     "MagnitudeResult",
     "MagnitudeWarning",
     "MetricSpace",
@@ -56,9 +86,11 @@ __all__ = [
     "SingularSimilarityError",
     "SpaceSummary",
     "__version__",
+    "active_learning",
     "analyse",
     "analysis_report",
     "asymmetric",
+    "boundary_scores",
     "compare",
     "convergence_scale",
     "distance_matrix",

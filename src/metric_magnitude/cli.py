@@ -391,6 +391,44 @@ def _run_report(args) -> _Output:
     return _Output({}, [_summary_table(analysis)])
 
 
+def _add_outliers(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="points or a distance matrix")
+    p.add_argument("--t", type=float, default=None, metavar="T",
+                   help="scale (default: where |tX| = (n + 1) / 2)")
+    p.add_argument("--contamination", type=float, default=0.1,
+                   help="expected share of outliers, in (0, 0.5] (default: 0.1)")
+    p.add_argument("--top", type=int, default=10, metavar="K",
+                   help="rows in the terminal table (default: 10; all in CSV and JSON)")
+
+
+def _run_outliers(args) -> _Output:
+    from .outliers import MagnitudeOutlierDetector
+
+    if args.top < 1:
+        raise UsageError(f"--top must be at least 1, got {args.top}")
+    inp = _read_input(args.file, args)
+    if inp.points is None and inp.metric != "precomputed":
+        raise UsageError(f"{args.file}: outliers needs points or a distance matrix, not a graph")
+    detector = MagnitudeOutlierDetector(
+        "auto" if args.t is None else args.t, metric=inp.metric,
+        contamination=args.contamination)
+    with Progress(1, "outliers", enabled=not args.quiet) as bar:
+        labels = detector.fit_predict(inp.points if inp.points is not None
+                                      else inp.space().full_distance_matrix())
+        bar.step(inp.name)
+    w = detector.weights_
+    order = np.argsort(w, kind="stable")[::-1]
+    rows = [[int(i), float(w[i]), "outlier" if labels[i] == -1 else ""] for i in order]
+    shown = rows if (args.json or args.format == "csv") else rows[: args.top]
+    data = {"input": inp.source, "metric": inp.metric_label, "t": detector.t_,
+            "contamination": args.contamination, "offset": detector.offset_,
+            "n_outliers": int((labels == -1).sum()), "weights": w.tolist(),
+            "outlier": (labels == -1).tolist()}
+    title = (f"{data['n_outliers']} outliers of {w.size} points at t = {detector.t_:.6g} "
+             "(largest weights first)")
+    return _Output(data, [_Table(["point", "weight", "label"], shown, title=title)])
+
+
 @dataclass(frozen=True)
 class Command:
     """A subcommand: its help, an example for ``--help``, and its two functions."""
@@ -415,6 +453,10 @@ COMMANDS: dict[str, Command] = {
         "MagArea of each space and the MagDiff matrix on a common interval",
         "metric-magnitude compare a.npy b.npy c.csv --plot magdiff.png",
         _add_compare, _run_compare),
+    "outliers": Command(
+        "outlier scores: each point's weight, the largest flagged",
+        "metric-magnitude outliers points.csv --contamination 0.05 --format csv -o w.csv",
+        _add_outliers, _run_outliers),
     "report": Command(
         "a self-contained HTML report with plots and tables",
         "metric-magnitude report a.npy b.npy -o report.html",
