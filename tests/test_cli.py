@@ -271,3 +271,45 @@ def test_outliers_match_the_estimator(tmp_path, capsys):
     assert sorted(int(r.split()[0]) for r in rows) == [60, 61]
     code, _, err = run(["outliers", tmp_path / "o.npy", "--contamination", "0.9"], capsys)
     assert code == 2 and "contamination" in err and err.count("\n") == 1
+
+
+def test_image_weights_and_edges(tmp_path, capsys):
+    from metric_magnitude import images
+
+    yy, xx = np.mgrid[:24, :32]
+    img = np.where((xx - 16) ** 2 + (yy - 12) ** 2 < 64, 0.9, 0.1)
+    np.save(tmp_path / "disk.npy", img)
+    code, out, err = run(["image", tmp_path / "disk.npy", "--json", "--save",
+                          tmp_path / "w.npy"], capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    ref = images.solve_image(img, 2.0)
+    assert data["shape"] == [24, 32] and data["magnitude"] == pytest.approx(ref.magnitude)
+    np.testing.assert_allclose(np.load(tmp_path / "w.npy"), ref.weights, rtol=1e-12)
+    import matplotlib.image
+
+    matplotlib.image.imsave(tmp_path / "disk.png", img, cmap="gray", vmin=0, vmax=1)
+    code, _, err = run(["image", tmp_path / "disk.png", "--edges", "--save",
+                        tmp_path / "e.png", "--quiet"], capsys)
+    assert code == 0, err
+    assert (tmp_path / "e.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    ("content", "extra", "words"),
+    [
+        (np.full((4, 4), np.nan), [], "NaN"),
+        (np.zeros((3, 3, 3)), [], "3-D"),
+        (np.zeros((8, 8)), ["--save", "out.txt"], ".npy or .png"),
+        (np.zeros((8, 8)), ["--t", "0"], "t"),
+        (b"not a png", [], "not a readable image"),
+    ],
+    ids=["nan", "3-d", "save-suffix", "t", "corrupt-png"],
+)
+def test_image_bad_input(content, extra, words, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    name = "bad.png" if isinstance(content, bytes) else "bad.npy"
+    path = _bad(tmp_path, name, content)
+    code, _, err = run(["image", path, *extra], capsys)
+    assert code == 2 and words in err and err.count("\n") == 1, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]

@@ -43,6 +43,7 @@ _LAZY = {
     "boundary_scores": "outliers",
     "MagnitudeClassifier": "classification",
     "active_learning": None,
+    "images": None,
 }
 
 
@@ -94,6 +95,7 @@ __all__ = [
     "compare",
     "convergence_scale",
     "distance_matrix",
+    "images",
     "load_space",
     "mag_area",
     "mag_diff",

@@ -15,6 +15,7 @@ _EXTRAS = {
     "pyarrow": ("parquet", "reading .parquet files"),
     "rich": ("cli", "terminal tables"),
     "playwright": ("browser", "checking reports in a browser"),
+    "PIL": ("plot", "reading picture files"),
 }
 
 

@@ -35,6 +35,7 @@ import numpy as np
 
 from . import __version__
 from ._files import check_output_path, write_atomic
+from ._optional import import_optional
 from ._progress import Progress
 from .exceptions import MagnitudeError, MissingDependencyError
 from .io import EDGE_SUFFIXES, INPUT_KINDS
@@ -429,6 +430,86 @@ def _run_outliers(args) -> _Output:
     return _Output(data, [_Table(["point", "weight", "label"], shown, title=title)])
 
 
+_PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
+
+
+def _read_picture(path: Path) -> np.ndarray:
+    """A picture file as a grey float image in [0, 1] (Pillow, which matplotlib brings)."""
+    from ._validation import available_memory
+
+    Image = import_optional("PIL.Image")
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file; check the path and its spelling")
+    try:
+        with Image.open(path) as picture:  # reads the header only
+            width, height = picture.size
+            # the decoded grey image in float64, and the solver's work arrays beside it
+            if 8 * 16 * width * height > available_memory():
+                raise UsageError(f"{path}: {width} x {height} pixels is too large for "
+                                 "memory; downscale the image first")
+            grey = np.asarray(picture.convert("L"), dtype=np.float64) / 255.0
+    except UsageError:
+        raise
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise UsageError(f"{path}: not a readable image ({exc})") from None
+    return grey
+
+
+def _add_image(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="a grey image: .png/.jpg (converted to grey), .npy or .csv")
+    p.add_argument("--t", type=float, default=2.0, metavar="T", help="scale (default: 2)")
+    p.add_argument("--intensity-scale", type=float, default=None, metavar="L",
+                   help="weight of intensity in the pixel metric (default: 1 / range)")
+    p.add_argument("--edges", action="store_true", help="output the edge score map")
+    p.add_argument("--save", metavar="FILE",
+                   help="write the map: .npy (numbers) or .png (a picture)")
+
+
+def _run_image(args) -> _Output:
+    from . import images
+
+    path = Path(args.file)
+    if args.save:
+        check_output_path(args.save, force=args.force)
+        if Path(args.save).suffix.lower() not in (".npy", ".png"):
+            raise UsageError(f"--save {args.save}: give a .npy or .png file name")
+    if path.suffix.lower() in _PICTURE_SUFFIXES:
+        image = _read_picture(path)
+    else:
+        from .io import read_array
+
+        image = read_array(path)
+    scale = "auto" if args.intensity_scale is None else args.intensity_scale
+    with Progress(1, "image", enabled=not args.quiet) as bar:
+        result = images.solve_image(image, args.t, intensity_scale=scale)
+        values = (images.edges(image, args.t, intensity_scale=scale) if args.edges
+                  else result.weights)
+        bar.step(path.name)
+    if args.save:
+        if args.save.lower().endswith(".npy"):
+            buf = io.BytesIO()
+            np.save(buf, values, allow_pickle=False)
+            write_atomic(args.save, buf.getvalue(), force=args.force)
+        else:
+            from .report import new_figure
+
+            fig, ax = new_figure(6.0, 6.0 * image.shape[0] / max(image.shape[1], 1) + 0.4)
+            shown = ax.imshow(values, cmap="magma")
+            fig.colorbar(shown, ax=ax, shrink=0.8,
+                         label="edge score" if args.edges else "weight")
+            ax.set_axis_off()
+            _save_png(fig, args.save, args.force, True)
+        if not args.quiet:
+            print(f"wrote {args.save}", file=sys.stderr)
+    data = {"input": args.file, "shape": list(image.shape), "t": result.t,
+            "intensity_scale": result.intensity_scale, "method": result.method,
+            "magnitude": result.magnitude, "error_bound": result.error_bound,
+            "map": "edges" if args.edges else "weights",
+            "min": float(values.min()), "max": float(values.max())}
+    rows = [[k, v if v is not None else "-"] for k, v in data.items() if k != "input"]
+    return _Output(data, [_Table(["quantity", "value"], rows, title=path.name)])
+
+
 @dataclass(frozen=True)
 class Command:
     """A subcommand: its help, an example for ``--help``, and its two functions."""
@@ -457,6 +538,10 @@ COMMANDS: dict[str, Command] = {
         "outlier scores: each point's weight, the largest flagged",
         "metric-magnitude outliers points.csv --contamination 0.05 --format csv -o w.csv",
         _add_outliers, _run_outliers),
+    "image": Command(
+        "the magnitude vector (pixel weights) or edge map of an image",
+        "metric-magnitude image photo.png --t 2 --edges --save edges.png",
+        _add_image, _run_image),
     "report": Command(
         "a self-contained HTML report with plots and tables",
         "metric-magnitude report a.npy b.npy -o report.html",
