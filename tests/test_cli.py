@@ -313,3 +313,24 @@ def test_image_bad_input(content, extra, words, tmp_path, capsys, monkeypatch):
     code, _, err = run(["image", path, *extra], capsys)
     assert code == 2 and words in err and err.count("\n") == 1, err
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_graph_scores_and_magnitude(tmp_path, capsys):
+    nx = pytest.importorskip("networkx")
+    from metric_magnitude import graphs
+
+    (tmp_path / "c.edges").write_text("".join(f"{i} {(i + 1) % 6}\n" for i in range(6)))
+    code, out, err = run(["graph", tmp_path / "c.edges", "--t", "1", "--scales", "0.5", "2",
+                          "--json"], capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    C6 = nx.cycle_graph(6)
+    # a cycle is homogeneous: equal weights, |tC6| = 6 / sum_j e^{-t d(0, j)}
+    expected = [6 / sum(np.exp(-t * min(j, 6 - j)) for j in range(6)) for t in (0.5, 2.0)]
+    np.testing.assert_allclose(data["magnitude"], expected, rtol=1e-13)
+    np.testing.assert_allclose(sorted(data["node_scores"].values()),
+                               sorted(graphs.node_scores(C6, 1.0).values()), rtol=1e-12)
+    assert data["n_nodes"] == 6 and data["t"] == 1.0
+    (tmp_path / "bad.edges").write_text("a b -1\n")
+    code, _, err = run(["graph", tmp_path / "bad.edges"], capsys)
+    assert code == 2 and "line 1" in err and err.count("\n") == 1

@@ -26,6 +26,7 @@ from .function import (
     magnitude_dimension,
     magnitude_function,
 )
+from .hull import convex_hull_approximation, default_hull_scale
 from .io import load_space, read_array, read_edge_list
 from .plotting import plot_functions, plot_mag_diffs, plot_weights
 from .report import Report, analysis_report
@@ -44,6 +45,7 @@ _LAZY = {
     "MagnitudeClassifier": "classification",
     "active_learning": None,
     "images": None,
+    "graphs": None,
 }
 
 
@@ -94,7 +96,10 @@ __all__ = [
     "boundary_scores",
     "compare",
     "convergence_scale",
+    "convex_hull_approximation",
+    "default_hull_scale",
     "distance_matrix",
+    "graphs",
     "images",
     "load_space",
     "mag_area",
