@@ -519,7 +519,7 @@ def test_kind_and_t_mismatch(func):
 @pytest.mark.parametrize(
     ("weight", "match"),
     [
-        (-1.0, "weight -1.0; edge weights must be non-negative"),
+        (-1.0, "negative weight -1.0; edge lengths must be >= 0"),
         (float("nan"), "weight nan"),
         ("2", "non-numeric weight '2'"),
         (None, "non-numeric weight None"),

@@ -295,7 +295,7 @@ def _graph_nan_weight():
 
 
 BAD_GRAPHS = [
-    pytest.param(_graph_negative, r"edge \(1, 2\) has weight -1\.0.*non-negative", id="negative"),
+    pytest.param(_graph_negative, r"edge \(1, 2\) has negative weight -1\.0.*>= 0", id="negative"),
     pytest.param(_graph_nan_weight, r"edge \(0, 1\) has weight nan.*finite", id="nan"),
     pytest.param(_graph_string_weight, "non-numeric weight 'heavy'", id="string"),
     pytest.param(_graph_numeric_string_weight, "non-numeric weight '2'", id="numeric-string"),

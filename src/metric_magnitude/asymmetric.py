@@ -68,7 +68,7 @@ from .exceptions import (
     MagnitudeError,
     SingularSimilarityError,
 )
-from .spaces import _is_graph
+from .spaces import _edge_length, _is_graph
 
 __all__ = [
     "KINDS",
@@ -262,22 +262,7 @@ def _check_similarity(Z, name: str) -> np.ndarray:
 
 
 def _edge_weight(u, v, data) -> float:
-    w = data.get("weight", 1.0)
-    try:
-        if isinstance(w, str | bytes):
-            raise TypeError  # float("2") would succeed, but "2" is not a number
-        w = float(w)
-    except (TypeError, ValueError):
-        raise InvalidInputError(
-            f"edge ({u!r}, {v!r}) has a non-numeric weight {w!r}; weights must be numbers"
-        ) from None
-    if np.isnan(w) or w < 0:
-        raise InvalidInputError(
-            f"edge ({u!r}, {v!r}) has weight {w!r}; edge weights must be non-negative "
-            "lengths (with negative weights shortest paths are not distances: e^(-t d) could "
-            "exceed 1, and a negative cycle has no shortest paths at all)"
-        )
-    return w
+    return _edge_length(u, v, data.get("weight", 1.0), allow_inf=True)
 
 
 def _graph_distances(G) -> tuple[list, np.ndarray]:

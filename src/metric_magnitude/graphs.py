@@ -34,6 +34,7 @@ from .core import weights as _weights
 from .exceptions import InvalidInputError
 from .function import MagnitudeFunction
 from .function import magnitude_function as _magnitude_function
+from .spaces import _edge_length
 
 __all__ = [
     "default_scale",
@@ -74,22 +75,7 @@ def _check_graph(G, weight: str | None = "weight"):
             f"weight must be the name of an edge attribute (a string) or None, got {weight!r}"
         )
     for u, v, data in G.edges(data=True):
-        w = 1.0 if weight is None else data.get(weight, 1.0)
-        if isinstance(w, bool) or not isinstance(w, Real | np.integer | np.floating):
-            raise InvalidInputError(
-                f"edge ({u!r}, {v!r}) has a non-numeric {weight!r} {w!r}; edge lengths must be "
-                "numbers"
-            )
-        w = float(w)
-        if math.isnan(w) or math.isinf(w):
-            raise InvalidInputError(
-                f"edge ({u!r}, {v!r}) has {weight!r} {w!r}; edge lengths must be finite"
-            )
-        if w < 0:
-            raise InvalidInputError(
-                f"edge ({u!r}, {v!r}) has negative {weight!r} {w!r}; edge lengths must be >= 0 "
-                "(shortest-path distances are undefined otherwise)"
-            )
+        _edge_length(u, v, 1.0 if weight is None else data.get(weight, 1.0), name=repr(weight))
     if weight == "weight":
         return G
     # the solver reads the attribute "weight": relabel into a light copy with the same nodes

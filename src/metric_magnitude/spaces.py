@@ -9,6 +9,7 @@ point's weight, which is the weighting of the input read as a pseudometric space
 from __future__ import annotations
 
 from collections.abc import Callable
+from numbers import Real
 
 import numpy as np
 from scipy.sparse import coo_matrix
@@ -84,6 +85,30 @@ def _unique_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return _groups_in_order(inverse.reshape(-1))
 
 
+def _edge_length(u, v, w, *, name: str = "weight", allow_inf: bool = False) -> float:
+    """An edge's length as a float, or an error naming the edge.
+
+    Lengths must be numbers >= 0 (with negative lengths shortest paths are not distances: e^(-t
+    d) could exceed 1, and a negative cycle has no shortest path at all), and finite unless
+    ``allow_inf`` (an infinitely long edge is no edge).
+    """
+    if isinstance(w, bool | str | bytes) or not isinstance(w, Real | np.integer | np.floating):
+        raise InvalidInputError(
+            f"edge ({u!r}, {v!r}) has a non-numeric {name} {w!r}; edge lengths must be numbers"
+        )
+    w = float(w)
+    if np.isnan(w) or (np.isinf(w) and not allow_inf):
+        raise InvalidInputError(
+            f"edge ({u!r}, {v!r}) has {name} {w!r}; edge lengths must be finite numbers"
+        )
+    if w < 0:
+        raise InvalidInputError(
+            f"edge ({u!r}, {v!r}) has negative {name} {w!r}; edge lengths must be >= 0 "
+            "(shortest-path distances are undefined otherwise)"
+        )
+    return w
+
+
 def _graph_distances(G) -> tuple[list, np.ndarray, np.ndarray]:
     """Shortest-path distances of a networkx graph, zero-weight edges contracted.
 
@@ -101,20 +126,7 @@ def _graph_distances(G) -> tuple[list, np.ndarray, np.ndarray]:
     index = {v: i for i, v in enumerate(nodes)}
     rows, cols, vals = [], [], []
     for u, v, data in G.edges(data=True):
-        w = data.get("weight", 1.0)
-        try:
-            if isinstance(w, str | bytes):
-                raise TypeError  # float("2") would succeed, but "2" is not a number
-            w = float(w)
-        except (TypeError, ValueError):
-            raise InvalidInputError(
-                f"edge ({u!r}, {v!r}) has a non-numeric weight {w!r}; weights must be numbers"
-            ) from None
-        if not np.isfinite(w) or w < 0:
-            raise InvalidInputError(
-                f"edge ({u!r}, {v!r}) has weight {w!r}; edge weights must be finite and "
-                "non-negative (shortest-path distances are undefined otherwise)"
-            )
+        w = _edge_length(u, v, data.get("weight", 1.0))
         if u != v:
             rows.append(index[u])
             cols.append(index[v])
