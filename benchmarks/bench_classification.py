@@ -35,18 +35,9 @@ Usage (from the repository root)::
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-THREAD_VARS = (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "BLIS_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-)
-_REEXEC_MARKER = "_BENCH_CLASSIFICATION_THREADS"
+from _common import add_threads_option, import_metric_magnitude, pin_threads, thread_env, utc_now
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -58,29 +49,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--skip-al", action="store_true", help="classification table only")
     p.add_argument("--figures", default=None, metavar="DIR", help="write the two figures here")
     p.add_argument("--out", default=None, metavar="FILE.json", help="write results as JSON")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="set OMP/OPENBLAS/MKL_NUM_THREADS=N (re-executes before numpy is imported)",
-    )
+    add_threads_option(p)
     return p.parse_args(argv)
-
-
-def _pin_threads(threads: int | None) -> None:
-    if threads is None or os.environ.get(_REEXEC_MARKER) == str(threads):
-        return
-    env = dict(os.environ)
-    env.update({var: str(threads) for var in THREAD_VARS})
-    env[_REEXEC_MARKER] = str(threads)
-    os.execve(sys.executable, [sys.executable, *sys.argv], env)
 
 
 if __name__ == "__main__":
     _ARGS = parse_args()
-    _pin_threads(_ARGS.threads)
+    pin_threads(_ARGS.threads)
 
-import datetime  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import time  # noqa: E402
@@ -97,12 +73,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.svm import SVC  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
-try:
-    import metric_magnitude as mm
-except ImportError:  # not installed: use the source tree
-    sys.path.insert(0, str(REPO / "src"))
-    import metric_magnitude as mm
+mm = import_metric_magnitude()
 from metric_magnitude.active_learning import query  # noqa: E402
 from metric_magnitude.classification import MagnitudeClassifier  # noqa: E402
 
@@ -342,10 +313,10 @@ def figures(directory: Path, al: dict | None) -> None:
 
 def main(args: argparse.Namespace) -> dict:
     info = {
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date_utc": utc_now(),
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "threads": {v: os.environ.get(v) for v in THREAD_VARS},
+        "threads": thread_env(),
         "args": vars(args),
     }
     start = time.perf_counter()

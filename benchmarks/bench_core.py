@@ -35,15 +35,18 @@ import argparse
 import os
 import sys
 
-THREAD_VARS = (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "BLIS_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
+from _common import (
+    REPO,
+    add_threads_option,
+    cpu_model,
+    cpus_available,
+    git,
+    git_commit,
+    import_metric_magnitude,
+    pin_threads,
+    thread_env,
+    utc_now,
 )
-_REEXEC_MARKER = "_BENCH_CORE_THREADS"
 
 
 def _repeats(text: str) -> tuple[int, int]:
@@ -73,37 +76,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--n-scales", type=int, default=100, help="scales in the sweep (100)")
     p.add_argument("--dim", type=int, default=10, help="dimension of the points (10)")
     p.add_argument("--seed", type=int, default=20240601, help="random seed")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="set OMP/OPENBLAS/MKL_NUM_THREADS=N (re-executes before numpy is imported)",
-    )
+    add_threads_option(p)
     p.add_argument("--out", default=None, metavar="FILE.json", help="write results as JSON")
     return p.parse_args(argv)
 
 
-def _pin_threads(threads: int | None) -> None:
-    """Re-execute with the BLAS thread variables set, before numpy is imported."""
-    if threads is None or os.environ.get(_REEXEC_MARKER) == str(threads):
-        return
-    if "numpy" in sys.modules:  # pragma: no cover - only if imported as a module
-        raise RuntimeError("--threads must take effect before numpy is imported")
-    env = dict(os.environ)
-    env.update({var: str(threads) for var in THREAD_VARS})
-    env[_REEXEC_MARKER] = str(threads)
-    os.execve(sys.executable, [sys.executable, *sys.argv], env)
-
-
 if __name__ == "__main__":
     _ARGS = parse_args()
-    _pin_threads(_ARGS.threads)
+    pin_threads(_ARGS.threads)
 
-import datetime  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -112,12 +96,7 @@ import scipy  # noqa: E402
 import scipy.linalg  # noqa: E402
 from scipy.spatial.distance import cdist  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
-try:
-    import metric_magnitude as mm
-except ImportError:  # not installed: use the source tree
-    sys.path.insert(0, str(REPO / "src"))
-    import metric_magnitude as mm
+mm = import_metric_magnitude()
 
 
 # --------------------------------------------------------------------------- contenders
@@ -270,46 +249,6 @@ def bench_size(n: int, args: argparse.Namespace) -> dict:
 # --------------------------------------------------------------------------- machine
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _git(*cmd: str) -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", *cmd], cwd=REPO, capture_output=True, text=True, check=True, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip()
-
-
-def _git_commit() -> str | None:
-    commit = _git("rev-parse", "HEAD")
-    if commit:
-        return commit
-    try:  # no usable git (not installed, or the checkout is owned by another user)
-        head = (REPO / ".git" / "HEAD").read_text().strip()
-        if not head.startswith("ref: "):
-            return head
-        ref = REPO / ".git" / head[5:]
-        if ref.exists():
-            return ref.read_text().strip()
-        for line in (REPO / ".git" / "packed-refs").read_text().splitlines():
-            if line.endswith(" " + head[5:]):
-                return line.split()[0]
-    except OSError:
-        pass
-    return None
-
-
 def _blas_info() -> dict:
     info: dict = {}
     try:
@@ -341,24 +280,20 @@ def _python_path() -> str:
 
 
 def machine_info() -> dict:
-    try:
-        affinity = len(os.sched_getaffinity(0))
-    except AttributeError:
-        affinity = None
-    status = _git("status", "--porcelain", "--", "src")
+    status = git("status", "--porcelain", "--", "src")
     return {
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "git_commit": _git_commit(),
+        "date_utc": utc_now(),
+        "git_commit": git_commit(),
         "git_src_modified": [] if not status else status.splitlines(),
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
-        "cpus_available": affinity,
+        "cpus_available": cpus_available(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "scipy": scipy.__version__,
         "metric_magnitude": getattr(mm, "__version__", None),
-        "thread_env": {v: os.environ.get(v) for v in THREAD_VARS},
+        "thread_env": thread_env(),
         "blas": _blas_info(),
         "loadavg_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
     }

@@ -227,6 +227,7 @@ def test_too_large_for_memory_is_refused_before_loading(points, capsys, monkeypa
         (["frobnicate"], "invalid choice"),
         (["compute", "{x}", "--scales", "1", "--metric", "nonsense"], "unknown metric"),
         (["compute", "{x}", "--scales", "1", "--sample", "1"], "--sample"),
+        (["outliers", "{x}", "--top", "0"], "--top"),
     ],
 )
 def test_usage_errors(argv, words, points, tmp_path, capsys):

@@ -392,21 +392,28 @@ def _run_report(args) -> _Output:
     return _Output({}, [_summary_table(analysis)])
 
 
+def _add_top_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--top", type=int, default=10, metavar="K",
+                   help="rows in the terminal table (default: 10; all in CSV and JSON)")
+
+
+def _ranked_rows(rows: list, args) -> list:
+    """All rows for CSV and JSON, the first --top on the terminal."""
+    return rows if (args.json or args.format == "csv") else rows[: args.top]
+
+
 def _add_outliers(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="points or a distance matrix")
     p.add_argument("--t", type=float, default=None, metavar="T",
                    help="scale (default: where |tX| = (n + 1) / 2)")
     p.add_argument("--contamination", type=float, default=0.1,
                    help="expected share of outliers, in (0, 0.5] (default: 0.1)")
-    p.add_argument("--top", type=int, default=10, metavar="K",
-                   help="rows in the terminal table (default: 10; all in CSV and JSON)")
+    _add_top_option(p)
 
 
 def _run_outliers(args) -> _Output:
     from .outliers import MagnitudeOutlierDetector
 
-    if args.top < 1:
-        raise UsageError(f"--top must be at least 1, got {args.top}")
     inp = _read_input(args.file, args)
     if inp.points is None and inp.metric != "precomputed":
         raise UsageError(f"{args.file}: outliers needs points or a distance matrix, not a graph")
@@ -420,7 +427,7 @@ def _run_outliers(args) -> _Output:
     w = detector.weights_
     order = np.argsort(w, kind="stable")[::-1]
     rows = [[int(i), float(w[i]), "outlier" if labels[i] == -1 else ""] for i in order]
-    shown = rows if (args.json or args.format == "csv") else rows[: args.top]
+    shown = _ranked_rows(rows, args)
     data = {"input": inp.source, "metric": inp.metric_label, "t": detector.t_,
             "contamination": args.contamination, "offset": detector.offset_,
             "n_outliers": int((labels == -1).sum()), "weights": w.tolist(),
@@ -516,16 +523,13 @@ def _add_graph(p: argparse.ArgumentParser) -> None:
                    help="scale of the node scores (default: graphs.default_scale)")
     p.add_argument("--scales", nargs="+", metavar="T",
                    help="also the magnitude at these scales")
-    p.add_argument("--top", type=int, default=10, metavar="K",
-                   help="rows in the terminal table (default: 10; all in CSV and JSON)")
+    _add_top_option(p)
 
 
 def _run_graph(args) -> _Output:
     from . import graphs
     from .io import read_edge_list
 
-    if args.top < 1:
-        raise UsageError(f"--top must be at least 1, got {args.top}")
     scales = _parse_scales(args.scales) if args.scales else None
     G = read_edge_list(args.file)
     with Progress(1, "graph", enabled=not args.quiet) as bar:
@@ -534,8 +538,7 @@ def _run_graph(args) -> _Output:
         mags = graphs.magnitude(G, scales) if scales is not None else None
         bar.step(Path(args.file).name)
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
-    full = args.json or args.format == "csv"
-    rows = [[str(v), float(x)] for v, x in (ranked if full else ranked[: args.top])]
+    rows = _ranked_rows([[str(v), float(x)] for v, x in ranked], args)
     data = {"input": args.file, "n_nodes": G.number_of_nodes(),
             "n_edges": G.number_of_edges(), "t": float(t),
             "magnitude_at_t": float(sum(scores.values())),
@@ -639,6 +642,8 @@ def _check_args(args) -> None:
         raise UsageError(f"--q must be in (0, 1), got {args.q}")
     if args.sample is not None and args.sample < 2:
         raise UsageError(f"--sample must be at least 2, got {args.sample}")
+    if getattr(args, "top", 1) < 1:
+        raise UsageError(f"--top must be at least 1, got {args.top}")
     if getattr(args, "n_scales", 100) < 13:
         raise UsageError(f"--n-scales must be at least 13, got {args.n_scales}")
     if args.output and not COMMANDS[args.command].writes_output_itself:
