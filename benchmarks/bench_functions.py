@@ -31,13 +31,14 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-MAGNIPY_PY = ROOT / "benchmarks" / ".venv-magnipy" / "bin" / "python"
+from _common import REPO, THREAD_VARS
+
+MAGNIPY_PY = REPO / "benchmarks" / ".venv-magnipy" / "bin" / "python"
 
 
 def _env(threads: int) -> dict:
     env = dict(os.environ)
-    for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    for k in THREAD_VARS:
         if threads:
             env[k] = str(threads)
         else:
@@ -119,7 +120,7 @@ def main() -> None:
                     runs["magnipy"].append(
                         _child(
                             [
-                                str(ROOT / "benchmarks" / "_magnipy_runner.py"),
+                                str(REPO / "benchmarks" / "_magnipy_runner.py"),
                                 "--n",
                                 str(n),
                                 "--dim",

@@ -26,11 +26,19 @@ is imported. ``--moments-max-n`` skips ``moments`` above that size (dense, O(n^3
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
-_REEXEC_MARKER = "_BENCH_HULL_THREADS"
+from _common import (
+    add_threads_option,
+    cpu_model,
+    cpus_available,
+    git_commit,
+    import_metric_magnitude,
+    pin_threads,
+    thread_env,
+    utc_now,
+)
+
 SHAPES = ("disk", "square", "gauss2", "ball", "cube", "gauss3")
 # Gaussian samples in 4 to 8 dimensions, n kept small enough for qhull to finish
 HIGH_DIM = (("gauss4", 1000), ("gauss5", 1000), ("gauss6", 1000), ("gauss7", 500), ("gauss8", 300))
@@ -45,7 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--no-high-dim", action="store_true", help="skip the Gaussian samples in 4 to 8 dimensions"
     )
-    p.add_argument("--threads", type=int, default=None, help="BLAS threads (re-executes)")
+    add_threads_option(p)
     p.add_argument("--out", default=None, metavar="FILE.json", help="write results as JSON")
     p.add_argument(
         "--figure",
@@ -56,24 +64,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _pin_threads(threads: int | None) -> None:
-    if threads is None or os.environ.get(_REEXEC_MARKER) == str(threads):
-        return
-    env = dict(os.environ)
-    env.update({var: str(threads) for var in THREAD_VARS})
-    env[_REEXEC_MARKER] = str(threads)
-    os.execve(sys.executable, [sys.executable, *sys.argv], env)
-
-
 if __name__ == "__main__":
     _ARGS = parse_args()
-    _pin_threads(_ARGS.threads)
+    pin_threads(_ARGS.threads)
 
-import datetime  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -81,12 +78,8 @@ import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 from scipy.spatial import ConvexHull, QhullError  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
-try:
-    from metric_magnitude.hull import convex_hull_approximation, default_hull_scale
-except ImportError:  # not installed: use the source tree
-    sys.path.insert(0, str(REPO / "src"))
-    from metric_magnitude.hull import convex_hull_approximation, default_hull_scale
+import_metric_magnitude()
+from metric_magnitude.hull import convex_hull_approximation, default_hull_scale  # noqa: E402
 
 
 def sample(shape: str, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -180,29 +173,15 @@ def bench(args: argparse.Namespace) -> list[dict]:
 
 
 def machine() -> dict:
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        commit = None
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            cpu = next(ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     return {
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "git_commit": commit or None,
-        "cpu_model": cpu,
-        "cpus_available": len(os.sched_getaffinity(0))
-        if hasattr(os, "sched_getaffinity")
-        else None,
+        "date_utc": utc_now(),
+        "git_commit": git_commit(),
+        "cpu_model": cpu_model(),
+        "cpus_available": cpus_available(),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "scipy": scipy.__version__,
-        "thread_env": {v: os.environ.get(v) for v in THREAD_VARS},
+        "thread_env": thread_env(),
     }
 
 

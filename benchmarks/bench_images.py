@@ -42,7 +42,7 @@ import sys
 import time
 from datetime import date
 
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
+from _common import set_thread_env
 
 
 def parse_args(argv=None):
@@ -63,8 +63,7 @@ def parse_args(argv=None):
 
 
 ARGS = parse_args()
-for _var in THREAD_VARS:  # before numpy is imported
-    os.environ[_var] = str(ARGS.threads)
+set_thread_env(ARGS.threads)  # before numpy is imported
 
 import numpy as np  # noqa: E402
 from scipy import ndimage as ndi  # noqa: E402

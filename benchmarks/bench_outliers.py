@@ -53,15 +53,7 @@ import argparse
 import os
 import sys
 
-THREAD_VARS = (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "BLIS_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-)
-_REEXEC_MARKER = "_BENCH_OUTLIERS_THREADS"
+from _common import add_threads_option, pin_threads
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -74,12 +66,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=[500, 1000],
         help="sample sizes for the boundary shapes (500 1000)",
     )
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="set OMP/OPENBLAS/MKL_NUM_THREADS=N (re-executes before numpy is imported)",
-    )
+    add_threads_option(p)
     p.add_argument("--figure", default=None, help="write the guide's figure to this PNG")
     p.add_argument("--out", default=None, help="write all numbers to this JSON file")
     p.add_argument("--skip-outliers", action="store_true", help="boundary tables only")
@@ -87,21 +74,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _pin_threads(threads: int | None) -> None:
-    """Re-execute with the BLAS thread variables set, before numpy is imported."""
-    if threads is None or os.environ.get(_REEXEC_MARKER) == str(threads):
-        return
-    if "numpy" in sys.modules:
-        raise RuntimeError("--threads must take effect before numpy is imported")
-    env = dict(os.environ)
-    env.update({var: str(threads) for var in THREAD_VARS})
-    env[_REEXEC_MARKER] = str(threads)
-    os.execve(sys.executable, [sys.executable, *sys.argv], env)
-
-
 if __name__ == "__main__":
     _ARGS = parse_args()
-    _pin_threads(_ARGS.threads)
+    pin_threads(_ARGS.threads)
 
 import json  # noqa: E402
 import platform  # noqa: E402

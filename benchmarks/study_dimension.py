@@ -32,22 +32,17 @@ About 2 to 2.5 minutes on one core of a 2-core x86-64 machine.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")  # before numpy is imported; an explicit setting wins
+from _common import REPO, import_metric_magnitude, set_thread_env
+
+set_thread_env(1, override=False)  # before numpy is imported; an explicit setting wins
 
 import numpy as np  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
-try:
-    import metric_magnitude as mm
-except ImportError:  # not installed: use the source tree
-    sys.path.insert(0, str(REPO / "src"))
-    import metric_magnitude as mm
+mm = import_metric_magnitude()
 
 TRUE_DIM = {"unit square": 2, "unit cube": 3, "circle in R^3": 1, "2-sphere": 2, "Swiss roll": 2}
 
