@@ -1,0 +1,147 @@
+"""What the benchmark and study scripts share: BLAS thread pinning, the import of
+metric_magnitude, and the machine details recorded next to the results.
+
+The scripts run as ``python benchmarks/<script>.py``, which puts this folder on sys.path, so
+they import this module by its name. It imports only the standard library at top level: the
+thread variables must be set before numpy is imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+THREAD_VARS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+_REEXEC_MARKER = "_BENCH_THREADS"
+
+# --------------------------------------------------------------------------- threads
+
+
+def add_threads_option(parser: argparse.ArgumentParser) -> None:
+    """The ``--threads N`` option that :func:`pin_threads` acts on."""
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="set OMP/OPENBLAS/MKL_NUM_THREADS=N (re-executes before numpy is imported)",
+    )
+
+
+def set_thread_env(threads: int, *, override: bool = True) -> None:
+    """Set the BLAS thread variables to ``threads`` in this process, before numpy is imported.
+
+    With ``override=False`` a variable that is already set keeps its value.
+    """
+    for var in THREAD_VARS:
+        if override:
+            os.environ[var] = str(threads)
+        else:
+            os.environ.setdefault(var, str(threads))
+
+
+def pin_threads(threads: int | None) -> None:
+    """Re-execute the script with the BLAS thread variables set, before numpy is imported.
+
+    Nothing happens when ``threads`` is None or this process is already the re-executed one.
+    """
+    if threads is None or os.environ.get(_REEXEC_MARKER) == str(threads):
+        return
+    if "numpy" in sys.modules:  # pragma: no cover - only if imported as a module
+        raise RuntimeError("--threads must take effect before numpy is imported")
+    env = dict(os.environ)
+    env.update({var: str(threads) for var in THREAD_VARS})
+    env[_REEXEC_MARKER] = str(threads)
+    os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
+def thread_env() -> dict[str, str | None]:
+    """The BLAS thread variables as they are in this process."""
+    return {var: os.environ.get(var) for var in THREAD_VARS}
+
+
+# --------------------------------------------------------------------------- import
+
+
+def import_metric_magnitude():
+    """Import metric_magnitude; from the source tree (REPO/src) when it is not installed.
+
+    After this call ``from metric_magnitude.<module> import ...`` works either way.
+    """
+    try:
+        import metric_magnitude
+    except ImportError:  # not installed: use the source tree
+        sys.path.insert(0, str(REPO / "src"))
+        import metric_magnitude
+    return metric_magnitude
+
+
+# --------------------------------------------------------------------------- machine
+
+
+def utc_now() -> str:
+    """The current UTC time, ISO 8601 to the second."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def cpu_model() -> str:
+    """The CPU model name from /proc/cpuinfo, else what the platform module says."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cpus_available() -> int | None:
+    """CPUs this process may run on (None where the OS does not say)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return None
+
+
+def git(*cmd: str) -> str | None:
+    """``git *cmd`` in the repository: its stripped output, None if git fails."""
+    try:
+        out = subprocess.run(
+            ["git", *cmd], cwd=REPO, capture_output=True, text=True, check=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip()
+
+
+def git_commit() -> str | None:
+    """The commit checked out, from git or else from the files in .git."""
+    commit = git("rev-parse", "HEAD")
+    if commit:
+        return commit
+    try:  # no usable git (not installed, or the checkout is owned by another user)
+        head = (REPO / ".git" / "HEAD").read_text().strip()
+        if not head.startswith("ref: "):
+            return head
+        ref = REPO / ".git" / head[5:]
+        if ref.exists():
+            return ref.read_text().strip()
+        for line in (REPO / ".git" / "packed-refs").read_text().splitlines():
+            if line.endswith(" " + head[5:]):
+                return line.split()[0]
+    except OSError:
+        pass
+    return None
