@@ -2,17 +2,17 @@ r"""What the scikit-learn-style estimators share (private).
 
 - The base classes: scikit-learn's ``BaseEstimator``, ``ClassifierMixin`` and ``OutlierMixin``
   when it is importable, else small local stand-ins with the same ``get_params`` /
-  ``set_params`` contract (scikit-learn is optional), and :class:`NotFittedError`.
+  ``set_params`` contract (scikit-learn is optional), and `NotFittedError`.
 - The input checks of fit and predict, with messages in scikit-learn's wording where its
   estimator checks look for it.
-- :class:`_Adjoiner`: the weight a new point gets when it is adjoined alone to a fixed
-  training space, O(k^2) per point from a factor kept by ``fit``, and :class:`_Pool`, the
+- `_Adjoiner`: the weight a new point gets when it is adjoined alone to a fixed
+  training space, O(k^2) per point from a factor kept by ``fit``, and `_Pool`, the
   same for a set of candidates while some of them join the space one at a time (a rank-one
   bordering of the factor, for active learning).
 
 Adjoining a point x to a space with similarity matrix Z (k distinct points), weighting
-:math:`w = Z^{-1} \mathbf 1` and similarities :math:`z = (e^{-t\, d(x, x_i)})_i` is a
-rank-one bordering; block elimination of :math:`[[Z, z], [z^T, 1]]` gives x the weight
+`w = Z^{-1} \mathbf 1` and similarities `z = (e^{-t\, d(x, x_i)})_i` is a
+rank-one bordering; block elimination of `[[Z, z], [z^T, 1]]` gives x the weight
 
 .. math::
 
@@ -118,7 +118,7 @@ class NotFittedError(InvalidInputError, _NotFittedBase):
     """A method that needs a fitted estimator was called before ``fit``.
 
     A subclass of scikit-learn's ``NotFittedError`` when scikit-learn is installed, and in
-    any case of :class:`InvalidInputError` (so of ``ValueError``) and ``AttributeError``.
+    any case of `InvalidInputError` (so of ``ValueError``) and ``AttributeError``.
     """
 
 
@@ -285,7 +285,7 @@ class _Adjoiner:
     - ``"own"``: X u {x} = X as a set, so the weight p already has, W_p / m_p per sample
       (the weight of that training sample; MagnitudeOutlierDetector);
     - ``"share"``: the multiset reading, W_p / (m_p + 1): x shares the weight of p with its
-      m_p copies, as :func:`metric_magnitude.weights` gives for the training samples with x
+      m_p copies, as `metric_magnitude.weights` gives for the training samples with x
       appended (MagnitudeClassifier);
     - ``"exclude"``: -inf, so that an argmax never picks it (active learning).
 

@@ -20,7 +20,7 @@ _EXTRAS = {
 
 
 def import_optional(name: str) -> ModuleType:
-    """Import an optional dependency or raise :class:`MissingDependencyError`.
+    """Import an optional dependency or raise `MissingDependencyError`.
 
     The message names the pip extra that installs it, e.g.
     ``pip install 'metric-magnitude[plot]'``.

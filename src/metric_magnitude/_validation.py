@@ -157,7 +157,7 @@ def check_scales(t, *, name: str = "t") -> tuple[np.ndarray, bool]:
 
 
 def check_scales_with_zero(t, *, name: str = "scales", increasing: bool = False):
-    """Like :func:`check_scales`, but t = 0 is allowed (|0X| = 1 by convention).
+    """Like `check_scales`, but t = 0 is allowed (|0X| = 1 by convention).
 
     With ``increasing=True`` the scales must be strictly increasing, so 0 can only come
     first. Returns (scales as a 1-D float64 array, whether t was a scalar).

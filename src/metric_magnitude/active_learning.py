@@ -55,7 +55,7 @@ def query(
     n : int, default=1
         How many points to query, at most ``n_pool``.
     strategy : {"margin", "weight", "class_weight"}, default="margin"
-        - ``"margin"``: per class, as :class:`MagnitudeClassifier` does: the pool point
+        - ``"margin"``: per class, as `MagnitudeClassifier` does: the pool point
           whose two smallest class weights are closest, i.e. the magnitude classifier's own
           uncertainty (margin) sampling. A batch is the top ``n``. The default: best or
           tied for best in every measured setting (``docs/guide-classification.md``).
@@ -63,7 +63,7 @@ def query(
           points, regardless of their labels: the point the labelled set represents worst
           (the label-free rule of Bunch et al.). Batches are greedy: each chosen point joins
           the labelled set (a rank-one update of its Cholesky factor,
-          :math:`O(n_{labeled} n_{pool})`) before the next is chosen, so a batch spreads out
+          `O(n_{labeled} n_{pool})`) before the next is chosen, so a batch spreads out
           instead of piling up in one unexplored region. A pool point that repeats a
           labelled (or already chosen) point is chosen only when nothing else is left.
           Good in low dimension; in high dimension it favours isolated points (outliers)
@@ -73,12 +73,12 @@ def query(
           ``n``.
     t : "auto" or float, default="auto"
         The scale. ``"auto"``: the half-magnitude scale of all points, labelled and pool
-        together (:math:`|tX| = n/2`, :func:`metric_magnitude.convergence_scale` with
+        together (`|tX| = n/2`, `metric_magnitude.convergence_scale` with
         q = 0.5). The union does not change as points move from the pool to the labelled
         set, so in a loop compute it once and pass the number: it costs a few
         factorisations of the whole set.
     metric : str or callable, default="euclidean"
-        As in :class:`MagnitudeClassifier`.
+        As in `MagnitudeClassifier`.
 
     Returns
     -------

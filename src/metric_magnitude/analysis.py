@@ -1,8 +1,8 @@
 """One call that computes everything the command line and the report show about spaces.
 
-:func:`analyse` runs, for each space, one magnitude function (which gives the values, the
+`analyse` runs, for each space, one magnitude function (which gives the values, the
 dimension profile, the convergence scale, the magnitude dimension and MagArea at once), the
-weights at one scale, and, for two or more spaces, a :func:`~metric_magnitude.compare` on
+weights at one scale, and, for two or more spaces, a `metric_magnitude.compare` on
 a common interval. The faces (CLI, HTML report, demo) only format what it returns.
 """
 
@@ -29,7 +29,7 @@ SCHEMA_VERSION = 1
 
 @dataclass(frozen=True, eq=False)
 class SpaceSummary:
-    """What :func:`analyse` found about one space.
+    """What `analyse` found about one space.
 
     Attributes
     ----------
@@ -43,9 +43,9 @@ class SpaceSummary:
         Convergence scale, where |tX| = q n_distinct.
     magnitude_dimension : float
         Peak of the dimension profile on [t_conv / 1000, t_conv] (the rule of
-        :func:`~metric_magnitude.magnitude_dimension`).
+        `metric_magnitude.magnitude_dimension`).
     mag_area : float
-        MagArea on the space's own interval [0, t_conv] (as :func:`~metric_magnitude.mag_area`).
+        MagArea on the space's own interval [0, t_conv] (as `metric_magnitude.mag_area`).
     weight_scale : float
         The scale of ``weights``: where |tX| = n_distinct / 2.
     weights : ndarray of shape (n_points,)
@@ -96,7 +96,7 @@ class SpaceSummary:
 
 @dataclass(frozen=True, eq=False)
 class Analysis:
-    """The result of :func:`analyse`: one :class:`SpaceSummary` per space, and a comparison.
+    """The result of `analyse`: one `SpaceSummary` per space, and a comparison.
 
     Attributes
     ----------
@@ -248,5 +248,5 @@ def analyse(
 
 
 def analysis_steps(n_spaces: int) -> int:
-    """Number of ``progress`` calls :func:`analyse` makes for ``n_spaces`` spaces."""
+    """Number of ``progress`` calls `analyse` makes for ``n_spaces`` spaces."""
     return n_spaces + (1 if n_spaces >= 2 else 0)

@@ -17,7 +17,7 @@ For a square matrix Z (here Z = exp(-t D) elementwise, or given), following Lein
 
 For symmetric Z a weighting is a coweighting, and all this is ordinary magnitude.
 
-Numerics. One LU factorisation (:func:`scipy.linalg.lu_factor`) per scale gives w and v (two
+Numerics. One LU factorisation (`scipy.linalg.lu_factor`) per scale gives w and v (two
 triangular solves each) and LAPACK's estimate of the condition number. For distances, where
 Z(t) is ill-conditioned (as t -> 0 it tends to the all-ones matrix), the small-t form of the
 core library is used instead: with E = 1 - Z = -expm1(-t D), u = E^{-1} 1 and a = 1^T u,
@@ -104,7 +104,7 @@ _DENSE_MATRICES = 4.0
 class MagnitudeUndefinedError(SingularSimilarityError):
     """Z is singular and has no weighting, or no coweighting, so what was asked is undefined.
 
-    A subclass of :class:`~metric_magnitude.SingularSimilarityError` (so also of
+    A subclass of `metric_magnitude.SingularSimilarityError` (so also of
     ``numpy.linalg.LinAlgError``).
 
     Attributes
@@ -550,7 +550,7 @@ def solve(X, t=None, *, kind: str = "distances") -> AsymmetricResult:
     Parameters
     ----------
     X, t, kind
-        As in :func:`magnitude`.
+        As in `magnitude`.
 
     Returns
     -------
@@ -576,8 +576,8 @@ def magnitude(X, t=None, *, kind: str = "distances", rtol: float = DEFAULT_RTOL)
     r"""Magnitude of an asymmetric space or of a matrix: sum(w) = sum(v).
 
     Defined when Z has both a weighting w (Z w = 1) and a coweighting v (v^T Z = 1^T);
-    then 1^T w = v^T Z w = v^T 1. For invertible Z it is :math:`\mathbf 1^T Z^{-1}
-    \mathbf 1`, the sum of the entries of :math:`Z^{-1}`.
+    then 1^T w = v^T Z w = v^T 1. For invertible Z it is 1^T Z^-1 1, the sum of the entries
+    of Z^-1.
 
     Parameters
     ----------
@@ -593,9 +593,9 @@ def magnitude(X, t=None, *, kind: str = "distances", rtol: float = DEFAULT_RTOL)
     kind : {"distances", "similarity"}, default="distances"
     rtol : float, default=1e-8
         sum(w) and sum(v) are computed separately and must agree:
-        :math:`|\Sigma w - \Sigma v| \le \mathrm{rtol} \cdot \max(|\Sigma w|, |\Sigma v|)
-        + 16 n \varepsilon \min(\|w\|_1, \|v\|_1)`. Otherwise
-        :class:`MagnitudeMismatchError` is raised.
+        |sum(w) - sum(v)| <= rtol * max(|sum(w)|, |sum(v)|) + 16 n eps min(|w|_1, |v|_1).
+        Otherwise
+        `MagnitudeMismatchError` is raised.
 
     Returns
     -------
@@ -608,7 +608,7 @@ def magnitude(X, t=None, *, kind: str = "distances", rtol: float = DEFAULT_RTOL)
         Malformed input (the message says what to fix).
     MagnitudeUndefinedError
         Z is singular and lacks a weighting or a coweighting (a
-        :class:`~metric_magnitude.SingularSimilarityError`; ``scale`` names t).
+        `metric_magnitude.SingularSimilarityError`; ``scale`` names t).
     MagnitudeMismatchError
         sum(w) and sum(v) disagree beyond ``rtol``: the magnitude is too ill-conditioned.
 
@@ -620,9 +620,9 @@ def magnitude(X, t=None, *, kind: str = "distances", rtol: float = DEFAULT_RTOL)
     Notes
     -----
     Where Z is singular but both a weighting and a coweighting exist, the magnitude is
-    still well defined and equals :math:`\mathbf 1^T Z^+ \mathbf 1` (Z^+ the Moore–Penrose
+    still well defined and equals `\mathbf 1^T Z^+ \mathbf 1` (Z^+ the Moore–Penrose
     pseudoinverse). Repeated points (d(a, b) = d(b, a) = 0 and equal rows and columns) are
-    an example: their weight is shared equally, as in :func:`metric_magnitude.weights`.
+    an example: their weight is shared equally, as in `metric_magnitude.weights`.
 
     References
     ----------
@@ -654,7 +654,7 @@ def weighting(X, t=None, *, kind: str = "distances"):
     Parameters
     ----------
     X, t, kind
-        As in :func:`magnitude`.
+        As in `magnitude`.
 
     Returns
     -------
@@ -689,7 +689,7 @@ def coweighting(X, t=None, *, kind: str = "distances"):
     Parameters
     ----------
     X, t, kind
-        As in :func:`magnitude`.
+        As in `magnitude`.
 
     Returns
     -------

@@ -2,13 +2,13 @@ r"""Classification by the weight a point receives when it is adjoined to each cl
 
 Bunch, Dickinson, Kline and Fung [1]_ observed that the weighting of a Euclidean point cloud is
 large on its boundary and small inside it. Adjoin a new point x to the training points
-:math:`X_c` of class c: its weight in :math:`X_c \cup \{x\}` is small when x lies well inside
-the class and grows towards 1 as x moves away from it. :class:`MagnitudeClassifier` predicts
+`X_c` of class c: its weight in `X_c \cup \{x\}` is small when x lies well inside
+the class and grows towards 1 as x moves away from it. `MagnitudeClassifier` predicts
 the class in which x receives the smallest weight.
 
 Adjoining a point is a rank-one bordering of the class's similarity matrix. With
-:math:`Z = L L^T` (Cholesky, kept from ``fit``), :math:`w = Z^{-1} \mathbf 1` the class's
-weighting and :math:`z = (e^{-t\, d(x, x_i)})_i`, block elimination of
+`Z = L L^T` (Cholesky, kept from ``fit``), `w = Z^{-1} \mathbf 1` the class's
+weighting and `z = (e^{-t\, d(x, x_i)})_i`, block elimination of
 
 .. math::
 
@@ -18,7 +18,7 @@ weighting and :math:`z = (e^{-t\, d(x, x_i)})_i`, block elimination of
     w_x = \frac{1 - z^T w}{1 - z^T Z^{-1} z}
         = \frac{1 - v^T u}{1 - v^T v},\quad v = L^{-1} z,\ u = L^{-1} \mathbf 1,
 
-one triangular solve, :math:`O(n_c^2)` per point and class, and no refactorisation. The
+one triangular solve, `O(n_c^2)` per point and class, and no refactorisation. The
 denominator is the Schur complement of Z in the bordered matrix: positive for positive
 definite spaces, and zero exactly when x repeats a training point. Numerator and denominator
 both vanish as x nears a training point, so there they are evaluated around that point, and
@@ -81,9 +81,9 @@ def _fallback_scale(X: np.ndarray, metric: Metric) -> float:
 class MagnitudeClassifier(ClassifierMixin, BaseEstimator):
     r"""Classifier by the weight of a point adjoined to each class (Bunch et al. [1]_).
 
-    ``fit`` factors the similarity matrix :math:`Z_c = e^{-t_c D_c}` of each class's
+    ``fit`` factors the similarity matrix `Z_c = e^{-t_c D_c}` of each class's
     training points once (Cholesky). A query x is adjoined to each class in turn; its weight
-    :math:`w_c(x)` in :math:`X_c \cup \{x\}` costs one triangular solve, :math:`O(n_c^2)`
+    `w_c(x)` in `X_c \cup \{x\}` costs one triangular solve, `O(n_c^2)`
     (module docstring). Small weight means x is well inside class c; far from the class the
     weight tends to 1. The prediction is the class with the smallest score.
 
@@ -92,13 +92,13 @@ class MagnitudeClassifier(ClassifierMixin, BaseEstimator):
     t : "auto", "per_class", float, array_like of shape (n_classes,) or dict, default="auto"
         The scale of each class.
 
-        - ``"auto"``: every class's *half-magnitude scale* :math:`t_c`, where
-          :math:`|t_c X_c| = n_c / 2` (:func:`metric_magnitude.convergence_scale` with
-          q = 0.5; :math:`n_c` distinct points), is found, and all classes use the median
+        - ``"auto"``: every class's *half-magnitude scale* `t_c`, where
+          `|t_c X_c| = n_c / 2` (`metric_magnitude.convergence_scale` with
+          q = 0.5; `n_c` distinct points), is found, and all classes use the median
           of these. One shared scale keeps the weights of different classes comparable;
           the median of per-class scales makes the rule invariant to rescaling the data
           and cheap (factorisations of the classes only, never of the whole training set).
-        - ``"per_class"``: class c uses its own :math:`t_c` (the per-class scales of the
+        - ``"per_class"``: class c uses its own `t_c` (the per-class scales of the
           paper's reference code). Measured worse than ``"auto"`` when the classes differ in
           spread (``docs/guide-classification.md``).
         - a float: one scale for all classes (the reference code uses t = 1 on
@@ -111,27 +111,27 @@ class MagnitudeClassifier(ClassifierMixin, BaseEstimator):
         ``"per_class"`` it takes the median of the others; if every class is that small,
         t = 1 / (median distance between training points).
     metric : str or callable, default="euclidean"
-        A :func:`scipy.spatial.distance.cdist` metric name or a callable. Metrics of negative
+        A `scipy.spatial.distance.cdist` metric name or a callable. Metrics of negative
         type (Euclidean, cityblock, Hamming) give positive definite Z at every scale; other
-        metrics may not (LDL^T solves and a :class:`NotPositiveDefiniteWarning`).
+        metrics may not (LDL^T solves and a `NotPositiveDefiniteWarning`).
     weight_score : {"absolute", "ecdf"}, default="absolute"
-        How the adjoined weight :math:`w_c(x)` becomes a per-class score (smaller is better).
+        How the adjoined weight `w_c(x)` becomes a per-class score (smaller is better).
 
         - ``"absolute"``: the weight itself (signed: a negative weight, which deep interior
           points can receive, is the strongest evidence of membership; the reference code
           takes its absolute value instead).
         - ``"ecdf"``: the fraction of class c's training weights that are smaller than
-          :math:`w_c(x)`, as in the paper. The weight of a training point is also its
-          leave-one-out weight (adjoining :math:`x_i` to :math:`X_c \setminus \{x_i\}` gives
-          back :math:`X_c`), so this compares x with the class's own points seen as
+          `w_c(x)`, as in the paper. The weight of a training point is also its
+          leave-one-out weight (adjoining `x_i` to `X_c \setminus \{x_i\}` gives
+          back `X_c`), so this compares x with the class's own points seen as
           queries. Ties between classes (a query beyond the range of several classes gets
           the fraction 1 in each) are broken by the weight.
     temperature : float, default=0.1
-        Softness of :meth:`predict_proba`: probabilities are
-        :math:`\operatorname{softmax}(-s_c(x) / \mathrm{temperature})` over the classes'
-        scores :math:`s_c(x)`. They order the classes as ``predict`` does but are **not
+        Softness of `predict_proba`: probabilities are
+        `\operatorname{softmax}(-s_c(x) / \mathrm{temperature})` over the classes'
+        scores `s_c(x)`. They order the classes as ``predict`` does but are **not
         calibrated**; wrap the classifier in
-        :class:`sklearn.calibration.CalibratedClassifierCV` if probabilities must mean
+        `sklearn.calibration.CalibratedClassifierCV` if probabilities must mean
         frequencies.
 
     Attributes
@@ -141,9 +141,9 @@ class MagnitudeClassifier(ClassifierMixin, BaseEstimator):
     n_features_in_ : int
         Number of features seen in ``fit``.
     scales_ : ndarray of shape (n_classes,)
-        The scale :math:`t_c` used for each class.
+        The scale `t_c` used for each class.
     magnitudes_ : ndarray of shape (n_classes,)
-        :math:`|t_c X_c|`, the effective number of distinct points of each class.
+        `|t_c X_c|`, the effective number of distinct points of each class.
     training_weights_ : list of ndarray
         For each class, the weight of each of its training points in input order (copies of
         a point share its weight); the reference distribution of ``weight_score="ecdf"``.
@@ -153,11 +153,11 @@ class MagnitudeClassifier(ClassifierMixin, BaseEstimator):
     Without scikit-learn the class derives from a small local stand-in providing
     ``get_params``, ``set_params``, ``score`` (accuracy) and ``repr``; everything else works
     the same. With scikit-learn it is a ``BaseEstimator`` and ``ClassifierMixin``, passes
-    :func:`sklearn.utils.estimator_checks.check_estimator` and fits in pipelines, grid
+    `sklearn.utils.estimator_checks.check_estimator` and fits in pipelines, grid
     searches and ``clone``.
 
-    Cost: ``fit`` is :math:`O(\sum_c n_c^3)` (a few factorisations per class for ``"auto"``),
-    memory :math:`O(\sum_c n_c^2)`; prediction :math:`O(\sum_c n_c^2)` per query. Like every
+    Cost: ``fit`` is `O(\sum_c n_c^3)` (a few factorisations per class for ``"auto"``),
+    memory `O(\sum_c n_c^2)`; prediction `O(\sum_c n_c^2)` per query. Like every
     distance-based method it needs features on comparable scales: standardise first.
 
     References
@@ -339,9 +339,9 @@ class MagnitudeClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_samples, n_classes)
-            Column c: the weight of x in :math:`X_c \\cup \\{x\\}` at scale ``scales_[c]``.
+            Column c: the weight of x in `X_c \\cup \\{x\\}` at scale ``scales_[c]``.
             A row that repeats a training point of class c (multiplicity m) gets
-            :math:`w_i / (m + 1)`: it shares that point's weight with the copies.
+            `w_i / (m + 1)`: it shares that point's weight with the copies.
         """
         X = _new_samples(self, X)
         return np.column_stack([a.adjoined_weights(X) for a in self._adjoiners])
@@ -378,7 +378,7 @@ class MagnitudeClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmin(S, axis=1)]
 
     def predict_log_proba(self, X) -> np.ndarray:
-        """Log of :meth:`predict_proba`, computed stably."""
+        """Log of `predict_proba`, computed stably."""
         A = -self._scores(X) / self.temperature
         A -= A.max(axis=1, keepdims=True)
         return A - np.log(np.exp(A).sum(axis=1, keepdims=True))
@@ -386,8 +386,8 @@ class MagnitudeClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X) -> np.ndarray:
         r"""Softmax of the negated scores over ``temperature``; **not calibrated**.
 
-        :math:`p_c(x) = e^{-s_c(x)/T} / \sum_k e^{-s_k(x)/T}`: the class order is that of
-        :meth:`predict`, but the values are not frequencies (see ``temperature``).
+        `p_c(x) = e^{-s_c(x)/T} / \sum_k e^{-s_k(x)/T}`: the class order is that of
+        `predict`, but the values are not frequencies (see ``temperature``).
 
         Returns
         -------

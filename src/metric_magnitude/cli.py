@@ -1,6 +1,6 @@
 """The ``metric-magnitude`` command line.
 
-Each subcommand is one entry of :data:`COMMANDS`: a function that adds its arguments to a
+Each subcommand is one entry of `COMMANDS`: a function that adds its arguments to a
 parser and a function that runs it and returns what to print. Shared options (input,
 metric, output) come from parent parsers, so a new subcommand (``outliers``, ``image``,
 ``graph``) is one more entry. User mistakes end with one line on stderr and exit code 2,
@@ -620,7 +620,7 @@ def _common_options() -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser, with one subparser per entry of :data:`COMMANDS`."""
+    """The argument parser, with one subparser per entry of `COMMANDS`."""
     parser = _Parser(
         prog=PROG,
         description="Magnitude of finite metric spaces from the command line.",

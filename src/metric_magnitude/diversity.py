@@ -139,11 +139,11 @@ def mag_area(
     normalise : bool, default=True
         Divide by t_cut (magnipy's ``scale=True``).
     convergence : {"newton", "magnipy"}, default="newton"
-        Root finder for the default t_cut (see :func:`convergence_scale`).
+        Root finder for the default t_cut (see `convergence_scale`).
     rtol : float, default=1e-8
         Relative accuracy of the magnitude values used.
     method : str, default="auto"
-        Solver, as in :func:`metric_magnitude.magnitude`.
+        Solver, as in `metric_magnitude.magnitude`.
 
     Returns
     -------
@@ -187,7 +187,7 @@ def mag_diff(
 
     ``t_cut`` defaults to the median of the two convergence scales (their mean), as
     magnipy's Diversipy does for a collection. ``absolute=False`` gives the signed area
-    of |tX| - |tY|. Other parameters as in :func:`mag_area`.
+    of |tX| - |tY|. Other parameters as in `mag_area`.
 
     Examples
     --------
@@ -283,7 +283,7 @@ def compare(
     The common interval is [0, t_cut] with t_cut the ``quantile`` (default the median) of
     the spaces' convergence scales, or the convergence scale of ``spaces[reference]``, or
     given. Each space's magnitude function is computed once on it; MagArea of each and the
-    MagDiff matrix follow (see :func:`mag_area`, :func:`mag_diff`).
+    MagDiff matrix follow (see `mag_area`, `mag_diff`).
 
     Parameters
     ----------
@@ -294,7 +294,7 @@ def compare(
     reference : int, optional
         Index of the reference space (sets t_cut and the normalised MagDiffs).
     metric, q, t_cut, n_ts, integration, absolute, normalise, convergence, rtol, method
-        As in :func:`mag_diff`.
+        As in `mag_diff`.
 
     Returns
     -------
@@ -337,7 +337,7 @@ def compare(
 def _compare_spaces(sp, names, t_convs, quantile=0.5, reference=None, t_cut=None, n_ts=30,
                     integration="exact", absolute=True, normalise=True, rtol=1e-8,
                     method="auto") -> Comparison:
-    """:func:`compare` on MetricSpaces whose convergence scales are known."""
+    """`compare` on MetricSpaces whose convergence scales are known."""
     if t_cut is not None:
         t_cut = _check_t_cut(t_cut)
     elif reference is not None:

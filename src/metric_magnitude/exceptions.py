@@ -1,9 +1,9 @@
 """Exception and warning classes of metric-magnitude.
 
-Every error a user can cause is an :class:`InvalidInputError` (a ``ValueError``), so
+Every error a user can cause is an `InvalidInputError` (a ``ValueError``), so
 ``except ValueError`` keeps working; numerical failures that depend on the scale are
-:class:`SingularSimilarityError` (a ``numpy.linalg.LinAlgError``). Warnings derive from
-:class:`MagnitudeWarning` so they can be filtered as one family.
+`SingularSimilarityError` (a ``numpy.linalg.LinAlgError``). Warnings derive from
+`MagnitudeWarning` so they can be filtered as one family.
 """
 
 from __future__ import annotations

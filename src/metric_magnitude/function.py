@@ -1,7 +1,7 @@
 """The magnitude function t -> |tX| from few exact solves, with a known interpolation error.
 
 Each exact solve at an *anchor* scale gives |tX| and its first three t-derivatives from one
-factorisation (:func:`metric_magnitude.solvers.solve_dense` with ``derivative=3``). Between
+factorisation (`metric_magnitude.solvers.solve_dense` with ``derivative=3``). Between
 anchors the function is the two-point Hermite interpolant of degree 7 (piecewise Bernstein
 polynomials matching value and three derivatives at both ends). The interpolation error of
 an interval is estimated by comparing that polynomial with the degree-11 Hermite
@@ -153,7 +153,7 @@ def _build(anchors: _Anchors, lo: float, hi: float, rtol: float):
 class MagnitudeFunction:
     """The magnitude function of a space on an interval of scales.
 
-    Returned by :func:`magnitude_function`; do not construct it directly.
+    Returned by `magnitude_function`; do not construct it directly.
 
     Attributes
     ----------
@@ -324,10 +324,10 @@ def magnitude_function(
     Parameters
     ----------
     X : array_like, networkx.Graph or MetricSpace
-        As in :func:`metric_magnitude.magnitude`.
+        As in `metric_magnitude.magnitude`.
     scales : "auto" or array_like of shape (k,)
         ``"auto"``: ``n_scales`` scales spaced geometrically from ``t_conv / 1000`` to the
-        convergence scale ``t_conv`` where |tX| = q n (:func:`convergence_scale`). An
+        convergence scale ``t_conv`` where |tX| = q n (`convergence_scale`). An
         array is honoured exactly: finite, strictly increasing, positive (0 is allowed as
         the first scale, with value 1, as magnipy does).
     metric : str or callable, default="euclidean"
@@ -338,7 +338,7 @@ def magnitude_function(
     rtol : float, default=1e-8
         Relative accuracy of the values (and of the derivative, relative to its size).
     method : str, default="auto"
-        Solver used at the anchors, as in :func:`metric_magnitude.magnitude`.
+        Solver used at the anchors, as in `metric_magnitude.magnitude`.
 
     Returns
     -------
@@ -415,7 +415,7 @@ def magnitude_dimension(
     """The magnitude dimension of a point cloud: the peak of its dimension profile.
 
     The rule: the maximum of t f'(t) / f(t) = d log|tX| / d log t over the automatic range
-    [t_conv / 1000, t_conv] of :func:`magnitude_function` (t_conv the convergence scale
+    [t_conv / 1000, t_conv] of `magnitude_function` (t_conv the convergence scale
     for ``q``), located on 2,000 geometrically spaced scales of the interpolant.
 
     For a sample of a d-dimensional manifold the profile rises towards d while the sample
@@ -437,5 +437,5 @@ def magnitude_dimension(
 
 
 def _peak_dimension(f: MagnitudeFunction, lo: float, hi: float) -> float:
-    """The rule of :func:`magnitude_dimension`: max of the profile on 2,000 scales in [lo, hi]."""
+    """The rule of `magnitude_dimension`: max of the profile on 2,000 scales in [lo, hi]."""
     return float(f.dimension_at(np.geomspace(lo, hi, 2000)).max())

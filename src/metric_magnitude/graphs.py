@@ -2,15 +2,15 @@
 
 A thin graph-facing layer over the library's one solver: every function here checks the
 graph once, with messages that name the offending edge, then calls
-:func:`metric_magnitude.magnitude`, :func:`metric_magnitude.weights` or
-:func:`metric_magnitude.magnitude_function`, which read the graph through
-:class:`metric_magnitude.MetricSpace`: zero-weight edges contracted, parallel edges of
+`metric_magnitude.magnitude`, `metric_magnitude.weights` or
+`metric_magnitude.magnitude_function`, which read the graph through
+`metric_magnitude.MetricSpace`: zero-weight edges contracted, parallel edges of
 multigraphs reduced to the lightest, unreachable pairs at infinite distance (so that a
 disconnected graph's magnitude is the sum over its components).
 
 Graphs are not of negative type in general: Z(t) can be indefinite (a
-:class:`~metric_magnitude.NotPositiveDefiniteWarning`, the magnitude may be negative) or
-singular (a :class:`~metric_magnitude.SingularSimilarityError` naming the scale) at some
+`metric_magnitude.NotPositiveDefiniteWarning`, the magnitude may be negative) or
+singular (a `metric_magnitude.SingularSimilarityError` naming the scale) at some
 scales. K_{3,2} is the standard example: singular at t = log sqrt 2, negative just below.
 
 networkx is the optional ``graphs`` extra: ``pip install 'metric-magnitude[graphs]'``.
@@ -89,7 +89,7 @@ def _check_graph(G, weight: str | None = "weight"):
 
 
 def magnitude(G, t, *, weight: str | None = "weight", method: str = "auto"):
-    r"""Magnitude of a graph with its shortest-path metric, :math:`|tG| = \sum_v w_v`.
+    r"""Magnitude of a graph with its shortest-path metric, `|tG| = \sum_v w_v`.
 
     Parameters
     ----------
@@ -101,7 +101,7 @@ def magnitude(G, t, *, weight: str | None = "weight", method: str = "auto"):
         Edge attribute holding the edge length (absent: 1); ``None`` treats every edge as
         length 1. Lengths must be finite and >= 0; zero-length edges merge their ends.
     method : str, default="auto"
-        As in :func:`metric_magnitude.magnitude`.
+        As in `metric_magnitude.magnitude`.
 
     Returns
     -------
@@ -135,13 +135,13 @@ def magnitude(G, t, *, weight: str | None = "weight", method: str = "auto"):
 def weights(G, t, *, weight: str | None = "weight", method: str = "auto") -> dict:
     """The weighting of a graph: one weight per node, keyed by node, in the order of ``G.nodes``.
 
-    The weights solve Z(t) w = 1 and sum to :func:`magnitude`. Nodes joined by zero-length
+    The weights solve Z(t) w = 1 and sum to `magnitude`. Nodes joined by zero-length
     edges share their merged node's weight equally.
 
     Parameters
     ----------
     G, t, weight, method
-        As in :func:`magnitude`.
+        As in `magnitude`.
 
     Returns
     -------
@@ -178,12 +178,12 @@ def magnitude_function(
     Parameters
     ----------
     G, weight
-        As in :func:`magnitude`.
+        As in `magnitude`.
     scales : "auto" or array_like of shape (k,)
-        As in :func:`metric_magnitude.magnitude_function`.
+        As in `metric_magnitude.magnitude_function`.
     **kwargs
         ``n_scales``, ``q``, ``rtol``, ``method``: as in
-        :func:`metric_magnitude.magnitude_function`.
+        `metric_magnitude.magnitude_function`.
 
     Returns
     -------
@@ -192,8 +192,8 @@ def magnitude_function(
     Notes
     -----
     A graph's magnitude function can have poles (K_{3,2} at t = log sqrt 2): an explicit
-    range that contains one gives a :class:`~metric_magnitude.SingularSimilarityError` where a
-    scale hits it, or an :class:`~metric_magnitude.InterpolationWarning` near it.
+    range that contains one gives a `metric_magnitude.SingularSimilarityError` where a
+    scale hits it, or an `metric_magnitude.InterpolationWarning` near it.
 
     Examples
     --------
@@ -209,7 +209,7 @@ def magnitude_function(
 
 
 def default_scale(G, *, weight: str | None = "weight") -> float:
-    """The scale :func:`node_scores` uses when ``t`` is not given.
+    """The scale `node_scores` uses when ``t`` is not given.
 
     The smallest t at which every node's similarities to the other nodes add up to at most
     1/2: ``max_v sum_{u != v} e^{-t d(v, u)} = 1/2``. Z(t) is then strictly diagonally
@@ -269,9 +269,9 @@ def node_scores(
     Parameters
     ----------
     G, weight, method
-        As in :func:`magnitude`.
+        As in `magnitude`.
     t : float, optional
-        The scale. Default: :func:`default_scale`, the smallest t at which every node's
+        The scale. Default: `default_scale`, the smallest t at which every node's
         similarities to the others sum to at most 1/2; Z(t) is then positive definite and
         every score lies in [0, 1]. Smaller t compares nodes across more of the graph, but
         Z(t) may be indefinite there (a warning, scores of any size and sign); as t grows
@@ -318,16 +318,16 @@ def magnitude_series(G, n_terms: int = 10, *, weight: str | None = "weight") -> 
     r"""Leading coefficients of the magnitude as a power series in q = e^{-t} (Leinster).
 
     For a graph with integer edge lengths, Z(t) = I + Q(q) with Q's off-diagonal entries
-    q^{d(x, y)}, and :math:`|tG| = \sum_{k \ge 0} (-1)^k \mathbf 1^T Q^k \mathbf 1`: a power
+    q^{d(x, y)}, and `|tG| = \sum_{k \ge 0} (-1)^k \mathbf 1^T Q^k \mathbf 1`: a power
     series in q with integer coefficients (the magnitude of a graph is a rational function
     of q, and this is its expansion at q = 0, exact in integer arithmetic). Pairs in different
     components have q^inf = 0. The series converges for small q only (for K_n when
-    q < 1/(n - 1)); use :func:`magnitude` for values.
+    q < 1/(n - 1)); use `magnitude` for values.
 
     Parameters
     ----------
     G, weight
-        As in :func:`magnitude`; edge lengths must be integers.
+        As in `magnitude`; edge lengths must be integers.
     n_terms : int, default=10
         Number of coefficients, those of q^0 .. q^(n_terms - 1); at most 200.
 

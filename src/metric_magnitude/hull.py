@@ -3,7 +3,7 @@ r"""Approximate convex hull vertices of a Euclidean point cloud from magnitude.
 Two methods, both on the Euclidean metric at one scale t.
 
 ``"diversity"`` (default): the support of the maximum-diversity measure
-    For positive definite Z(t), the maximum of :math:`(\mathbf 1^T v)^2 / v^T Z v` over
+    For positive definite Z(t), the maximum of `(\mathbf 1^T v)^2 / v^T Z v` over
     non-negative v is the *maximum diversity* of tX; it is attained by the weighting of one
     subset B (positive there, zero elsewhere) and equals |tB| (Leinster and Meckes [2]_).
     With E = 1 - Z = -expm1(-tD) and v a probability vector, v^T Z v = 1 - v^T E v, so the
@@ -23,7 +23,7 @@ Two methods, both on the Euclidean metric at one scale t.
 
 ``"moments"``: backward elimination by moments, after Fung, Bunch and Dickinson [1]_
     The *moment* of a point x is taken here as the magnitude it carries,
-    :math:`m(x) = |tX| - |t(X \setminus x)| = w_x^2 / (Z^{-1})_{xx}` (a Schur complement;
+    `m(x) = |tX| - |t(X \setminus x)| = w_x^2 / (Z^{-1})_{xx}` (a Schur complement;
     the paper's own formulas could not be checked here: only its abstract and introduction
     were available, which describe an intrinsic ordering of the points by moment and an
     algorithm that removes points while the magnitude changes by less than a threshold).
@@ -33,7 +33,7 @@ Two methods, both on the Euclidean metric at one scale t.
 
 Both return indices into X of the predicted hull vertices; a repeated point is reported once
 (its first occurrence). Measured precision, recall and time against
-:class:`scipy.spatial.ConvexHull` are in ``docs/guide-hull.md``.
+`scipy.spatial.ConvexHull` are in ``docs/guide-hull.md``.
 
 References
 ----------
@@ -90,7 +90,7 @@ def _radius(P: np.ndarray) -> float:
 
 
 def default_hull_scale(X) -> float:
-    """The scale :func:`convex_hull_approximation` uses when ``t`` is not given.
+    """The scale `convex_hull_approximation` uses when ``t`` is not given.
 
     ``t = (d - 1.5) / R``, with d the dimension of the affine hull of X (d >= 2) and R the
     largest distance of a point from the centroid (half the diameter <= R <= the diameter);
@@ -140,7 +140,7 @@ def convex_hull_approximation(
     X : array_like of shape (n, d)
         Points in Euclidean space, n >= d + 1, finite.
     t : float, optional
-        The scale, > 0. Default: :func:`default_hull_scale`, ``(d - 1.5) / R`` with R the
+        The scale, > 0. Default: `default_hull_scale`, ``(d - 1.5) / R`` with R the
         largest distance from the centroid. For ``"diversity"`` smaller t trades recall for
         precision: as t -> 0 every returned point is a hull vertex (see Notes); larger t
         finds more vertices and, past the default, non-vertices near the boundary too.
@@ -160,7 +160,7 @@ def convex_hull_approximation(
         Sorted indices into X; a repeated point is reported once, at its first occurrence.
         Points that span a lower-dimensional affine subspace (collinear points in the
         plane, coplanar points in space) are treated in that subspace, whose vertices are
-        returned (:class:`scipy.spatial.ConvexHull` refuses such input).
+        returned (`scipy.spatial.ConvexHull` refuses such input).
 
     Raises
     ------
@@ -175,7 +175,7 @@ def convex_hull_approximation(
     support; as t -> 0 it tends to a convex function of x, whose maximum over the points
     is reached only at extreme points. For t > 0 the potential is no longer convex and the
     guarantee holds only approximately. See ``docs/guide-hull.md`` for measured precision
-    and recall against :class:`scipy.spatial.ConvexHull`.
+    and recall against `scipy.spatial.ConvexHull`.
 
     References
     ----------

@@ -14,7 +14,7 @@ Solvers (``method=``), one per situation:
     path matrices [q^|i - j|] (q = e^-t), so the weighting is the outer product of two 1-D
     weightings, 1 / (1 + q) at the ends and tanh(t / 2) inside: O(n) and exact.
 ``dense``
-    The library's dense solver (:func:`metric_magnitude.weights`) on the n = rows * cols pixel
+    The library's dense solver (`metric_magnitude.weights`) on the n = rows * cols pixel
     points: exact to rounding, O(n^3) time and O(n^2) memory, so small images only.
 ``cg``
     Preconditioned conjugate gradients on the whole image with a truncated similarity
@@ -286,7 +286,7 @@ def grid_weights(shape, t) -> np.ndarray:
     Z(t) of the grid is the Kronecker product of the two path matrices, so the weighting is
     the outer product of two path weightings: 1 / (1 + e^-t) at both ends of a path and
     tanh(t / 2) inside. The magnitude is (1 + (rows - 1) tanh(t/2)) (1 + (cols - 1) tanh(t/2)).
-    These are the weights of any constant image, and :func:`edges` divides by them.
+    These are the weights of any constant image, and `edges` divides by them.
 
     Parameters
     ----------
@@ -621,7 +621,7 @@ def solve_image(
 ) -> ImageWeighting:
     """Weights of every pixel of an image, with the solver that ran and its accuracy.
 
-    The lower-level twin of :func:`magnitude_vector`, which returns only the weights.
+    The lower-level twin of `magnitude_vector`, which returns only the weights.
     Parameters as there.
 
     Returns
@@ -707,7 +707,7 @@ def magnitude_vector(
     r"""The magnitude vector of an image: the weight of every pixel, shaped like the image.
 
     Pixel (i, j) is the point (i, j, lambda I(i, j)); with the l1 metric two pixels are
-    :math:`d = |i - i'| + |j - j'| + \lambda |I(i, j) - I(i', j')|` apart (the Euclidean
+    `d = |i - i'| + |j - j'| + \lambda |I(i, j) - I(i', j')|` apart (the Euclidean
     metric takes the root of the sum of squares). The weighting w solves Z(t) w = 1 with
     Z(t) = exp(-t d) over all pairs of pixels (see the module docstring for the solvers).
 
@@ -736,7 +736,7 @@ def magnitude_vector(
         as an intensity coordinate (l1: the channel differences add up).
     rtol : float, default=1e-6
         ``cg``: the target for the relative error ||w - w_exact||_2 / ||w||_2, proven
-        for l1 (``error_bound`` in :func:`solve_image`'s result); single pixels may be off by
+        for l1 (``error_bound`` in `solve_image`'s result); single pixels may be off by
         up to about 10 rtol relative to the largest weight.
     maxiter : int, default=1000
         ``cg``: most iterations.
@@ -827,7 +827,7 @@ def edges(
     Parameters
     ----------
     image, t, intensity_scale, metric, method, channels
-        As in :func:`magnitude_vector`; ``intensity_scale="auto"`` is taken from the image
+        As in `magnitude_vector`; ``intensity_scale="auto"`` is taken from the image
         before smoothing.
     sigma : float >= 0, default=1.0
         Standard deviation (pixels) of a Gaussian blur applied to the image first (per
@@ -839,7 +839,7 @@ def edges(
         None returns the score map; a number returns ``score > threshold``; ``"otsu"`` picks
         the threshold with Otsu's method on the scores.
     rtol : float, default=1e-6
-        Accuracy of the weights (``cg``), looser than in :func:`magnitude_vector`: an edge
+        Accuracy of the weights (``cg``), looser than in `magnitude_vector`: an edge
         map needs no more.
 
     Returns

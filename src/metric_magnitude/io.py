@@ -1,16 +1,16 @@
 """Reading user files (untrusted input) for the command line.
 
 Three readers, each of which either returns clean data or raises
-:class:`~metric_magnitude.exceptions.InvalidInputError` with a one-line message that starts
+`metric_magnitude.exceptions.InvalidInputError` with a one-line message that starts
 with the file path and says what to fix:
 
-* :func:`read_array` reads a table of numbers (``.npy``, ``.csv``, ``.tsv``, ``.txt``,
+* `read_array` reads a table of numbers (``.npy``, ``.csv``, ``.tsv``, ``.txt``,
   ``.parquet``) into a 2-D float64 array;
-* :func:`read_edge_list` reads a weighted edge list into a networkx graph;
-* :func:`load_space` reads either into a :class:`~metric_magnitude.MetricSpace`.
+* `read_edge_list` reads a weighted edge list into a networkx graph;
+* `load_space` reads either into a `metric_magnitude.MetricSpace`.
 
 Files are never unpickled, and a file too large for memory is refused with
-:class:`~metric_magnitude.exceptions.InsufficientMemoryError` (an ``InvalidInputError``)
+`metric_magnitude.exceptions.InsufficientMemoryError` (an ``InvalidInputError``)
 before its data is loaded. Binary formats (``.npy``, ``.parquet``) are checked against
 their header before anything is read; text files are checked as they are read, so reading
 stops as soon as the values read so far exceed the budget.
@@ -668,7 +668,7 @@ def read_edge_list(path: PathLike, *, max_bytes: int | None = None):
         The file to read (UTF-8 text, any suffix).
     max_bytes : int, optional
         Memory the graph may take instead of the memory available; reading stops with
-        :class:`InsufficientMemoryError` once the edges read so far would exceed it
+        `InsufficientMemoryError` once the edges read so far would exceed it
         (estimated at 1 KiB per edge).
 
     Returns
@@ -796,7 +796,7 @@ def load_space(
     delimiter: str | None = None,
     max_bytes: int | None = None,
 ) -> MetricSpace:
-    """Read a file into a :class:`~metric_magnitude.MetricSpace`.
+    """Read a file into a `metric_magnitude.MetricSpace`.
 
     Parameters
     ----------
@@ -808,10 +808,10 @@ def load_space(
     input : {"auto", "points", "distances", "edges"}, default="auto"
         What the file holds. ``"auto"``: an edge list for the suffixes ``.edges`` and
         ``.edgelist``, a distance matrix when ``metric="precomputed"``, else points (one per
-        row). Points and distances are read by :func:`read_array`, edges by
-        :func:`read_edge_list`.
+        row). Points and distances are read by `read_array`, edges by
+        `read_edge_list`.
     delimiter : str, optional
-        Passed on to :func:`read_array` (text tables only; edge lists ignore it).
+        Passed on to `read_array` (text tables only; edge lists ignore it).
     max_bytes : int, optional
         Passed on to the reader.
 
@@ -822,8 +822,8 @@ def load_space(
     Raises
     ------
     InvalidInputError
-        With a one-line message that starts with the path: everything :func:`read_array`
-        and :func:`read_edge_list` refuse, a matrix that is not a distance matrix (not
+        With a one-line message that starts with the path: everything `read_array`
+        and `read_edge_list` refuse, a matrix that is not a distance matrix (not
         square, asymmetric, negative, nonzero diagonal), an unknown ``input`` or a
         ``metric`` that contradicts it. An unknown metric name is only noticed when the
         distances are first computed.

@@ -4,9 +4,9 @@ In a Euclidean point cloud at a suitable scale t, the weighting w (Z(t) w = 1) i
 points in crowded regions, about 1 on isolated points, and concentrated on the boundary of
 dense regions (Bunch et al. 2020, 2021). Two estimators in scikit-learn's style read it off:
 
-- :class:`MagnitudeOutlierDetector`: outlier (``novelty=False``) and novelty
+- `MagnitudeOutlierDetector`: outlier (``novelty=False``) and novelty
   (``novelty=True``) detection; a large weight means an outlying point.
-- :class:`MagnitudeBoundaryDetector` and :func:`boundary_scores`: the points whose weight is
+- `MagnitudeBoundaryDetector` and `boundary_scores`: the points whose weight is
   well above the average weight lie on the boundary of the sample.
 
 scikit-learn is optional. When it is importable the estimators derive from its
@@ -188,13 +188,13 @@ class MagnitudeOutlierDetector(_MagnitudeEstimator, OutlierMixin, BaseEstimator)
     (higher is more normal, as in scikit-learn), and the fraction ``contamination`` of
     training points with the largest weights are the outliers (Bunch et al. [1]_ [2]_).
 
-    - ``novelty=False`` (outlier detection): :meth:`fit_predict` labels the training
+    - ``novelty=False`` (outlier detection): `fit_predict` labels the training
       samples by their own weights ``weights_``; nothing is scored on new data.
-    - ``novelty=True``: :meth:`score_samples`, :meth:`decision_function` and
-      :meth:`predict` score each new point by the weight it gets when adjoined *alone* to
+    - ``novelty=True``: `score_samples`, `decision_function` and
+      `predict` score each new point by the weight it gets when adjoined *alone* to
       the training data: ``(1 - z^T w) / (1 - z^T Z^{-1} z)`` with z its similarities to
       the training points (a Schur complement), O(n^2) per point from the Cholesky factor
-      kept by :meth:`fit`, with no refactorisation. The weight of a training point is the
+      kept by `fit`, with no refactorisation. The weight of a training point is the
       same quantity for that point adjoined to the other training points, so the threshold
       ``offset_`` learned on the training weights applies to new points.
 
@@ -203,7 +203,7 @@ class MagnitudeOutlierDetector(_MagnitudeEstimator, OutlierMixin, BaseEstimator)
     t : "auto" or float, default="auto"
         The scale. ``"auto"`` takes the scale where the magnitude is halfway between its
         limits 1 (t -> 0) and k (t -> infinity), ``|tX| = (k + 1) / 2`` for k distinct
-        training points (found by :func:`convergence_scale`). There the average weight is
+        training points (found by `convergence_scale`). There the average weight is
         about 1/2: a point that shares its neighbourhood with about one other point at
         resolution 1/t, which puts 1/t near the typical nearest-neighbour spacing. An isolated
         point keeps a weight near 1 and a point in a crowd a small one. Bunch et al. give no
@@ -211,12 +211,12 @@ class MagnitudeOutlierDetector(_MagnitudeEstimator, OutlierMixin, BaseEstimator)
         ``benchmarks/bench_outliers.py`` (|tX| = q k, q from 0.02 to 0.9: q = 1/2 had the best
         mean ROC-AUC, 0.3 to 0.7 within 0.01), see ``docs/guide-outliers.md``.
     metric : str or callable, default="euclidean"
-        As in :func:`magnitude`; with ``"precomputed"``, :meth:`fit` takes an (n, n)
+        As in `magnitude`; with ``"precomputed"``, `fit` takes an (n, n)
         distance matrix and the scoring methods (m, n) distances to the n training samples.
         Scale the features first (e.g. ``StandardScaler``): distances mix them.
     contamination : float in (0, 0.5], default=0.1
         Expected proportion of outliers: sets ``offset_`` to that quantile of the training
-        scores, as in :class:`sklearn.neighbors.LocalOutlierFactor`.
+        scores, as in `sklearn.neighbors.LocalOutlierFactor`.
     novelty : bool, default=False
         Whether new data will be scored (see above).
 
@@ -229,7 +229,7 @@ class MagnitudeOutlierDetector(_MagnitudeEstimator, OutlierMixin, BaseEstimator)
     magnitude_ : float
         |tX| of the training data at ``t_``.
     offset_ : float
-        Threshold on :meth:`score_samples`: ``decision_function = score_samples - offset_``.
+        Threshold on `score_samples`: ``decision_function = score_samples - offset_``.
     n_features_in_ : int
         Number of features (for ``metric="precomputed"``, of training samples).
 
@@ -371,7 +371,7 @@ class MagnitudeOutlierDetector(_MagnitudeEstimator, OutlierMixin, BaseEstimator)
 
         Parameters
         ----------
-        X : array_like, as in :meth:`score_samples`
+        X : array_like, as in `score_samples`
 
         Returns
         -------
@@ -385,7 +385,7 @@ class MagnitudeOutlierDetector(_MagnitudeEstimator, OutlierMixin, BaseEstimator)
 
         Parameters
         ----------
-        X : array_like, as in :meth:`score_samples`
+        X : array_like, as in `score_samples`
 
         Returns
         -------
@@ -402,7 +402,7 @@ class MagnitudeOutlierDetector(_MagnitudeEstimator, OutlierMixin, BaseEstimator)
 
         Parameters
         ----------
-        X : array_like, as in :meth:`fit`
+        X : array_like, as in `fit`
         y : ignored
 
         Returns
@@ -480,13 +480,13 @@ def boundary_scores(X, t: float | str = "auto", *, metric: Metric = "euclidean")
 class MagnitudeBoundaryDetector(_MagnitudeEstimator, BaseEstimator):
     """Mark the samples on the boundary of a point cloud by their weights.
 
-    A sample is on the boundary when its :func:`boundary_scores` score, its weight
+    A sample is on the boundary when its `boundary_scores` score, its weight
     relative to the average weight, exceeds ``threshold``.
 
     Parameters
     ----------
     t : "auto" or float, default="auto"
-        As in :func:`boundary_scores`: ``"auto"`` is the scale with |tX| = sqrt(k).
+        As in `boundary_scores`: ``"auto"`` is the scale with |tX| = sqrt(k).
     metric : str or callable, default="euclidean"
     threshold : float > 0, default=2.0
         In units of the average weight. On uniform samples of a disk, square, annulus and
@@ -565,7 +565,7 @@ class MagnitudeBoundaryDetector(_MagnitudeEstimator, BaseEstimator):
 
         Parameters
         ----------
-        X : array_like, as in :meth:`fit`
+        X : array_like, as in `fit`
         y : ignored
 
         Returns

@@ -75,7 +75,7 @@ def plot_functions(functions: Sequence, names=None, ax=None, *, dimension: bool 
 
 
 def plot_mag_diffs(comparison, ax=None, *, annotate: bool | None = None):
-    """The MagDiff matrix of a :class:`~metric_magnitude.Comparison` as a heat map.
+    """The MagDiff matrix of a `metric_magnitude.Comparison` as a heat map.
 
     Parameters
     ----------
@@ -145,7 +145,7 @@ def plot_weights(X, w, ax=None, *, title: str | None = None):
     X : array_like of shape (n, d)
         The points (coordinates).
     w : array_like of shape (n,)
-        Their weights, e.g. from :func:`metric_magnitude.weights`.
+        Their weights, e.g. from `metric_magnitude.weights`.
     ax : matplotlib Axes, optional
     title : str, optional
 

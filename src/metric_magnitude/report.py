@@ -160,7 +160,7 @@ def new_figure(width: float = 6.4, height: float = 4.2):
 def analysis_report(analysis: Analysis, *, title: str = "Magnitude report",
                     sources: Sequence[str] | None = None, max_weight_plots: int = 12,
                     after_results: Callable[[Report], None] | None = None) -> Report:
-    """The standard report of an :class:`~metric_magnitude.analysis.Analysis`.
+    """The standard report of an `metric_magnitude.analysis.Analysis`.
 
     Sections: results (convergence scale, magnitude dimension, MagArea, accuracy), what
     ``after_results(report)`` adds, the magnitude functions and dimension profiles, the

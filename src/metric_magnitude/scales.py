@@ -88,13 +88,13 @@ def convergence_scale(
     q : float in (0, 1), default=0.95
     metric : str or callable, default="euclidean"
     method : str, default="auto"
-        The solver, as in :func:`metric_magnitude.magnitude`.
+        The solver, as in `metric_magnitude.magnitude`.
     rtol : float, default=1e-12
         Relative accuracy of the returned scale.
     algorithm : {"newton", "magnipy"}, default="newton"
         ``"magnipy"`` reproduces magnipy 1.0.0's search exactly (docs/magnipy-conventions.md):
         bracket [0, 10] if |10X| >= q n, else the first decade [10^k, 10^(k+1)] that
-        crosses; then :func:`scipy.optimize.toms748` with rtol=1e-5, which lands within
+        crosses; then `scipy.optimize.toms748` with rtol=1e-5, which lands within
         about 1e-9 of the exact root. Use it to match numbers published with magnipy.
 
     Returns

@@ -1,7 +1,7 @@
 """MetricSpace: a finite (pseudo)metric space with lazily computed distances.
 
 Every input the library accepts (points with a metric, a precomputed distance matrix, a
-networkx graph) becomes a :class:`MetricSpace`. Points at distance zero from each other are
+networkx graph) becomes a `MetricSpace`. Points at distance zero from each other are
 merged: the solvers work on the distinct points and each copy receives an equal share of its
 point's weight, which is the weighting of the input read as a pseudometric space.
 """
@@ -169,7 +169,7 @@ class MetricSpace:
         Points, a distance matrix (with ``metric="precomputed"``) or an undirected graph
         (shortest-path metric; the edge attribute ``weight`` where present, else 1).
     metric : str or callable, default="euclidean"
-        Any metric name that :func:`scipy.spatial.distance.cdist` accepts, a callable
+        Any metric name that `scipy.spatial.distance.cdist` accepts, a callable
         ``f(u, v) -> float``, or ``"precomputed"``. Ignored for graphs.
 
     Attributes
