@@ -61,6 +61,10 @@ class NotPositiveDefiniteError(MagnitudeError, np.linalg.LinAlgError):
         self.scale = scale
 
 
+class SparseTooDenseError(InvalidInputError):
+    """Z(t) keeps too many entries after truncation for the sparse method to pay off."""
+
+
 class MagnitudeWarning(UserWarning):
     """Base class of every warning emitted by metric-magnitude."""
 
@@ -72,3 +76,7 @@ class NotPositiveDefiniteWarning(MagnitudeWarning):
 
 class IllConditionedWarning(MagnitudeWarning):
     """Z(t) is so ill-conditioned that the weights carry few correct digits."""
+
+
+class BoundNotCertifiedWarning(MagnitudeWarning):
+    """The requested relative tolerance could not be certified; the best bounds are given."""
