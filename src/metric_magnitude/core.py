@@ -4,20 +4,58 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_scales
+from ._validation import available_memory, check_scales
 from .exceptions import InvalidInputError
 from .solvers import METHODS, MagnitudeResult, solve_dense
 from .solvers.dense import _similarity
-from .spaces import Metric, MetricSpace, as_space
+from .spaces import DENSE_MATRICES, Metric, MetricSpace, as_space
 
 __all__ = ["magnitude", "magnitude_derivative", "solve", "spread", "weights"]
 
 
+# matrix-free methods (metric_magnitude.solvers.iterative), besides the dense METHODS
+ITERATIVE_METHODS = ("cg",)
+
+
 def _check_method(method: str) -> None:
-    if method not in METHODS:
+    if method not in METHODS and method not in ITERATIVE_METHODS:
         raise InvalidInputError(
-            f"unknown method {method!r}; choose one of {', '.join(map(repr, METHODS))}"
+            f"unknown method {method!r}; choose one of "
+            f"{', '.join(map(repr, METHODS + ITERATIVE_METHODS))}"
         )
+
+
+def _dense_does_not_fit(space: MetricSpace) -> bool:
+    """Points whose dense matrices (not yet computed) would not fit in memory."""
+    if space._distances is not None or space._points is None:
+        return False
+    n = space._points.shape[0]
+    return DENSE_MATRICES * 8.0 * n * n > available_memory()
+
+
+def _solve_cg(space: MetricSpace, scales: np.ndarray, rtol, weights: bool) -> MagnitudeResult:
+    from .solvers.iterative import solve_iterative
+
+    res = solve_iterative(space, scales, rtol=1e-8 if rtol is None else rtol, weights=weights)
+    k = scales.shape[0]
+    return MagnitudeResult(
+        scales,
+        res.magnitude,
+        res.magnitude - 1.0,
+        res._space_weights,
+        None,
+        ("cg",) * k,
+        res.rcond_bound,
+        np.ones(k, dtype=bool),
+    )
+
+
+def _expand_weights(space: MetricSpace, res: MagnitudeResult) -> np.ndarray:
+    if "cg" in res.methods and space._distances is None:
+        # the matrix-free path never computed distances: expand over the merged copies only
+        inverse = space._inverse
+        return (res.weights / np.bincount(inverse))[..., inverse]
+    return space.expand_weights(res.weights)
 
 
 def solve(
@@ -28,6 +66,7 @@ def solve(
     method: str = "auto",
     weights: bool = True,
     derivative: bool = False,
+    rtol: float | None = None,
 ) -> tuple[MetricSpace, MagnitudeResult]:
     """Solve the weighting equation at one or more scales and return everything.
 
@@ -44,10 +83,29 @@ def solve(
     ('small_t', 'small_t')
     >>> float(res.magnitude_minus_one[0])   # tanh(1e-9 / 2), no cancellation
     5e-10
+
+    With ``method="cg"`` (matrix-free conjugate gradients with certified bounds on |tX|,
+    :func:`metric_magnitude.solvers.iterative.solve_iterative`), ``rtol`` is the relative
+    gap certified at every scale (default 1e-8); derivatives are not available there.
+    ``method="auto"`` switches to ``"cg"`` for points (of a negative-type metric) whose dense
+    matrices would not fit in memory, and ``res.methods`` says so.
     """
     _check_method(method)
     scales, _ = check_scales(t)
     space = as_space(X, metric)
+    if method == "auto" and not derivative and space.known_positive_definite:
+        if _dense_does_not_fit(space):
+            method = "cg"
+    if method == "cg":
+        if derivative:
+            raise InvalidInputError(
+                "method='cg' does not compute derivatives; use method='auto' or 'cholesky'"
+            )
+        return space, _solve_cg(space, scales, rtol, weights)
+    if rtol is not None:
+        from .solvers.iterative import _check_rtol
+
+        _check_rtol(rtol)  # the dense methods are exact to rounding (about 1e-12)
     res = solve_dense(
         space.distances,
         scales,
@@ -64,7 +122,8 @@ def _per_scale(values: np.ndarray, scalar: bool):
     return float(values[0]) if scalar else values
 
 
-def magnitude(X, t, *, metric: Metric = "euclidean", method: str = "auto"):
+def magnitude(X, t, *, metric: Metric = "euclidean", method: str = "auto",
+              rtol: float | None = None):
     r"""Magnitude :math:`|tX| = \mathbf 1^T Z(t)^{-1} \mathbf 1` with :math:`Z(t) = e^{-tD}`.
 
     Parameters
@@ -78,11 +137,19 @@ def magnitude(X, t, *, metric: Metric = "euclidean", method: str = "auto"):
     metric : str or callable, default="euclidean"
         A :func:`scipy.spatial.distance.cdist` metric name, a callable, or
         ``"precomputed"``.
-    method : {"auto", "cholesky", "small_t", "ldl"}, default="auto"
+    method : {"auto", "cholesky", "small_t", "ldl", "cg"}, default="auto"
         ``"auto"`` makes one Cholesky factorisation per scale: of Z(t), or where
         |tX| may be below 2 (spread < 2) of the small-t form (PRIMER section 4), which keeps
         |tX| - 1 and the weights accurate as t -> 0. A space whose Z(t) is not positive
-        definite gets LDL^T solves and a :class:`NotPositiveDefiniteWarning`.
+        definite gets LDL^T solves and a :class:`NotPositiveDefiniteWarning`. For points
+        whose dense matrices would not fit in memory, ``"auto"`` uses ``"cg"``:
+        matrix-free preconditioned conjugate gradients that never form Z(t) and stop once
+        ``upper - lower <= rtol * lower`` is certified for bounds ``lower <= |tX| <= upper``
+        (``docs/large-n.md``).
+    rtol : float, optional
+        Relative gap ``(upper - lower) / lower`` to certify on the ``"cg"`` path (default
+        1e-8). The dense methods are exact to rounding (about 1e-12 relative,
+        ``docs/accuracy.md``): there ``rtol`` is only checked to be in (0, 1).
 
     Returns
     -------
@@ -97,6 +164,9 @@ def magnitude(X, t, *, metric: Metric = "euclidean", method: str = "auto"):
         Z(t) is singular at a requested scale (the message names the scale).
     InsufficientMemoryError
         The dense matrices would not fit in available memory.
+    CertificationError
+        ``method="cg"``: the tolerance could not be certified (not positive definite,
+        maxiter, below the rounding floor); the error carries the best bounds found.
 
     Notes
     -----
@@ -116,19 +186,22 @@ def magnitude(X, t, *, metric: Metric = "euclidean", method: str = "auto"):
     array([1.70703582, 2.72562174])
     """
     scalar = check_scales(t)[1]
-    _, res = solve(X, t, metric=metric, method=method, weights=False)
+    _, res = solve(X, t, metric=metric, method=method, weights=False, rtol=rtol)
     return _per_scale(res.magnitude, scalar)
 
 
-def weights(X, t, *, metric: Metric = "euclidean", method: str = "auto"):
+def weights(X, t, *, metric: Metric = "euclidean", method: str = "auto",
+            rtol: float | None = None):
     """The weighting w with Z(t) w = 1, one weight per input point.
 
     Copies of a repeated point share its weight equally.
 
     Parameters
     ----------
-    X, t, metric, method
-        As in :func:`magnitude`.
+    X, t, metric, method, rtol
+        As in :func:`magnitude`. On the ``"cg"`` path ``rtol`` certifies |tX|; the 2-norm
+        error of the weights is at most ``||1 - Z w|| / lambda`` (see
+        :func:`metric_magnitude.solvers.iterative.solve_iterative`, ``weight_error``).
 
     Returns
     -------
@@ -142,8 +215,8 @@ def weights(X, t, *, metric: Metric = "euclidean", method: str = "auto"):
     array([0.73105858, 0.36552929, 0.36552929])
     """
     scalar = check_scales(t)[1]
-    space, res = solve(X, t, metric=metric, method=method, weights=True)
-    W = space.expand_weights(res.weights)
+    space, res = solve(X, t, metric=metric, method=method, weights=True, rtol=rtol)
+    W = _expand_weights(space, res)
     return W[0] if scalar else W
 
 

@@ -1,0 +1,306 @@
+"""Matrix-free CG with certified bounds (metric_magnitude.solvers.iterative, issue 7).
+
+The contract: every certified interval lower <= |tX| <= upper contains the exact magnitude
+(checked against the dense solver and, for small spaces, 50-digit mpmath), its relative width
+is at most rtol on exit, and whatever cannot be certified ends in an error (or, with
+strict=False, a warning) that carries the best bounds found.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import mpmath as mp
+import numpy as np
+import pytest
+from oracles import mp_distances_from_points, mp_magnitude
+from scipy.spatial.distance import cdist
+
+import metric_magnitude as mm
+from metric_magnitude import core
+from metric_magnitude.solvers.iterative import (
+    CertificationError,
+    CertificationWarning,
+    SimilarityOperator,
+    coordinate_bound,
+    product_bound,
+    separation_bound,
+    solve_iterative,
+)
+
+# dense |tX| is accurate to about 1e-12 relative (docs/accuracy.md): the slack for containment
+DENSE_SLACK = 1e-11
+
+
+def _contains(res, exact, slack=DENSE_SLACK):
+    exact = np.atleast_1d(exact)
+    lo_ok = res.lower <= exact * (1 + slack)
+    up_ok = res.upper >= exact * (1 - slack)
+    return bool(np.all(lo_ok & up_ok))
+
+
+def _cloud(n, d, seed=0):
+    return np.random.default_rng(seed).standard_normal((n, d))
+
+
+# ----------------------------------------------------------------------------- products
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cityblock", "precomputed"])
+def test_matvec_equals_dense_product(metric):
+    X = _cloud(700, 3, seed=1)
+    X[350:] += 40.0  # two far clusters: at t = 30 whole tiles underflow and are skipped
+    for t in (0.2, 3.0, 30.0):
+        D = cdist(X, X, "euclidean" if metric == "precomputed" else metric)
+        op = (SimilarityOperator(distances=D) if metric == "precomputed"
+              else SimilarityOperator(X, metric=metric, threads=2))
+        V = np.random.default_rng(2).standard_normal((700, 3))
+        ref = np.exp(-t * D) @ V
+        got = op.matmat(V, t)
+        assert np.max(np.abs(got - ref)) <= 1e-13 * np.max(np.abs(ref))
+        assert np.allclose(op.matvec(V[:, 0], t), ref[:, 0], rtol=0, atol=1e-13 * np.abs(ref).max())
+
+
+def test_far_field_truncation_is_bounded():
+    X = _cloud(2000, 2, seed=3)
+    op = SimilarityOperator(X)
+    S = op.scaled(40.0, far_field_budget=1e-6)
+    assert S.skipped_fraction > 0.3
+    v = np.abs(np.random.default_rng(4).standard_normal(2000))
+    exact = np.exp(-40.0 * cdist(op._P, op._P)) @ v
+    got = S.apply(v)
+    # skipped entries are >= 0, so Z~ v <= Z v, short by at most eps_row * max(v)
+    assert np.all(got <= exact * (1 + 1e-13))
+    assert np.all(exact - got <= S.eps_row * v.max() * (1 + 1e-9) + 1e-13 * exact)
+    assert S.eps_max <= 1e-6
+
+
+# ----------------------------------------------------------------------------- eigenvalues
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 5, 10])
+def test_separation_bound_is_below_lambda_min(d):
+    X = _cloud(150, d, seed=d)
+    D = cdist(X, X)
+    q = D[D > 0].min()
+    for t in (0.1, 1.0, 5.0, 30.0):
+        lam = np.linalg.eigvalsh(np.exp(-t * D))[0]
+        c = separation_bound(t, q, d)
+        assert 0 < c <= lam
+        if d <= 3 and t <= 5:
+            assert c >= lam / 10  # and it is not far off: measured within a factor 2 to 6
+
+
+def test_l1_bounds_are_below_lambda_min():
+    X = _cloud(120, 3, seed=5)
+    D = cdist(X, X, "cityblock")
+    qinf = cdist(X, X, "chebyshev")[~np.eye(120, dtype=bool)].min()
+    for t in (0.3, 3.0, 30.0):
+        lam = np.linalg.eigvalsh(np.exp(-t * D))[0]
+        assert 0 < coordinate_bound(t, X) <= lam
+        assert 0 < product_bound(t, qinf, 3) <= lam
+    # a repeated coordinate makes that coordinate's matrix singular: no bound from it
+    Y = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.5]])
+    assert coordinate_bound(1.0, Y[:, :1]) == 0.0
+
+
+# ----------------------------------------------------------------------------- bounds
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cityblock"])
+@pytest.mark.parametrize("d,scales", [(3, [0.05, 1.0, 8.0, 60.0]), (10, [0.05, 0.5, 2.0, 6.0])])
+def test_bounds_contain_dense_magnitude(metric, d, scales):
+    if metric == "cityblock" and d == 10:
+        scales = [0.02, 0.3, 0.8, 2.5]
+    X = _cloud(400, d, seed=d)
+    exact = mm.magnitude(X, scales, metric=metric)
+    # small, medium and large scales: |tX| / n from near 0 to near 1
+    assert exact[0] / 400 < 0.05 and exact[-1] / 400 > 0.9
+    res = solve_iterative(X, scales, metric=metric, rtol=1e-9)
+    assert res.certified.all()
+    assert _contains(res, exact)
+    assert np.all(res.gap <= 1e-9)
+    assert np.all(np.abs(res.magnitude - exact) <= 1e-9 * exact * (1 + 1e-3))
+    assert np.all(res.lambda_min_bound > 0)
+
+
+@pytest.mark.parametrize("metric,t", [("euclidean", 0.7), ("euclidean", 4.0), ("cityblock", 2.0)])
+def test_bounds_contain_mpmath_magnitude(metric, t):
+    X = _cloud(24, 2, seed=7)
+    ref, *_ = mp_magnitude(mp_distances_from_points(X, metric), t)
+    res = solve_iterative(X, t, metric=metric, rtol=1e-12)
+    assert mp.mpf(res.lower[0]) <= ref <= mp.mpf(res.upper[0])
+    assert res.gap[0] <= 1e-12
+
+
+def test_near_duplicates_and_copies():
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((300, 3))
+    X[1] = X[0] + 1e-7  # near-duplicate: Z nearly singular
+    X[2] = X[0]  # exact copy: merged
+    X[3] = X[4] * (1 + 1e-17) + 1e-16  # within 4 eps * diameter: merged, as the dense path does
+    for t in (0.5, 5.0):
+        exact = mm.magnitude(X, t)
+        res = solve_iterative(X, t, rtol=1e-8)
+        assert _contains(res, exact)
+        assert res.n_distinct == mm.MetricSpace(X).n_distinct
+        w = mm.weights(X, t)
+        assert res.weights.shape == (1, 300)
+        assert res.weights[0, 0] == res.weights[0, 2]  # copies share
+        assert np.abs(res.weights[0] - w).max() <= res.weight_error[0] + 1e-6
+
+
+def test_clustered_data():
+    rng = np.random.default_rng(9)
+    centers = rng.uniform(-50, 50, size=(6, 3))
+    X = np.concatenate([c + 0.3 * rng.standard_normal((100, 3)) for c in centers])
+    scales = [0.2, 3.0, 25.0]
+    exact = mm.magnitude(X, scales)
+    res = solve_iterative(X, scales, rtol=1e-10)
+    assert _contains(res, exact)
+    assert np.all(res.gap <= 1e-10)
+    assert res.skipped_fraction[-1] >= 0.4  # far clusters are skipped, and charged to the bounds
+
+
+def test_precomputed_distances_certified_by_gershgorin_at_large_t():
+    X = _cloud(200, 3, seed=10)
+    D = cdist(X, X)
+    exact = mm.magnitude(X, 40.0)
+    res = solve_iterative(D, 40.0, metric="precomputed", rtol=1e-10)
+    assert res.lambda_bound_source == ("gershgorin",)
+    assert _contains(res, exact) and res.gap[0] <= 1e-10
+
+
+# ----------------------------------------------------------------------------- stopping
+
+
+@pytest.mark.parametrize("rtol", [1e-3, 1e-6, 1e-11])
+def test_gap_at_exit_is_at_most_rtol(rtol):
+    X = _cloud(300, 3, seed=11)
+    exact = mm.magnitude(X, [0.5, 5.0])
+    res = solve_iterative(X, [0.5, 5.0], rtol=rtol)
+    assert np.all((res.upper - res.lower) <= rtol * res.lower)
+    assert _contains(res, exact)
+
+
+def test_warm_start_reduces_products():
+    X = _cloud(600, 3, seed=12)
+    scales = np.linspace(2.0, 2.5, 6)
+    cold = solve_iterative(X, scales, rtol=1e-10, warm_start=False)
+    warm = solve_iterative(X, scales, rtol=1e-10, warm_start=True)
+    assert warm.matvecs[1:].sum() < cold.matvecs[1:].sum()
+    assert warm.iterations[1:].sum() < cold.iterations[1:].sum()
+    assert np.allclose(warm.magnitude, cold.magnitude, rtol=2e-10)
+
+
+@pytest.mark.parametrize("preconditioner", ["nystrom", "block_jacobi", "none"])
+def test_every_preconditioner_certifies(preconditioner):
+    X = _cloud(300, 3, seed=13)
+    exact = mm.magnitude(X, [1.0, 10.0])
+    res = solve_iterative(X, [1.0, 10.0], rtol=1e-9, preconditioner=preconditioner)
+    assert _contains(res, exact) and np.all(res.gap <= 1e-9)
+    auto = solve_iterative(X, [1.0, 10.0], rtol=1e-9)
+    if preconditioner == "none":
+        assert auto.iterations.sum() < res.iterations.sum()
+
+
+# ----------------------------------------------------------------------------- failures
+
+
+def test_unreachable_tolerance_carries_bounds():
+    X = _cloud(300, 3, seed=14)
+    exact = mm.magnitude(X, 1.0)
+    with pytest.raises(CertificationError) as info:
+        solve_iterative(X, 1.0, rtol=1e-8, maxiter=2)
+    err = info.value
+    assert err.reason == "maxiter" and err.scale == 1.0
+    assert err.lower <= exact <= err.upper < np.inf
+    assert isinstance(err, mm.MagnitudeError) and isinstance(err, np.linalg.LinAlgError)
+    with pytest.raises(CertificationError) as info:
+        solve_iterative(X, 1.0, rtol=1e-16)
+    assert info.value.reason == "rounding_floor"
+    assert info.value.lower <= exact * (1 + DENSE_SLACK) and info.value.upper >= exact
+
+
+def test_not_positive_definite_metric_is_refused_with_bounds():
+    # K_{3,2} (not positive definite; |tX| < 0 near t = 0.34), as a distance matrix
+    D = np.array([[0, 2, 2, 1, 1], [2, 0, 2, 1, 1], [2, 2, 0, 1, 1],
+                  [1, 1, 1, 0, 2], [1, 1, 1, 2, 0]], dtype=float)
+    with pytest.raises(CertificationError) as info:
+        solve_iterative(D, 0.34, metric="precomputed")
+    err = info.value
+    assert err.reason in ("not_positive_definite", "breakdown")
+    assert err.lower == -np.inf and err.upper == np.inf
+    # a non-negative-type metric at small t: nothing proves Z(t) positive definite
+    X = _cloud(100, 3, seed=15)
+    with pytest.raises(CertificationError) as info:
+        solve_iterative(X, 0.5, metric="chebyshev")
+    assert info.value.reason == "not_positive_definite"
+    # but where Gershgorin proves it (large t), the same metric is certified
+    res = solve_iterative(X, 30.0, metric="chebyshev", rtol=1e-10)
+    assert _contains(res, mm.magnitude(X, 30.0, metric="chebyshev"))
+
+
+def test_strict_false_warns_and_reports():
+    X = _cloud(200, 3, seed=16)
+    with pytest.warns(CertificationWarning, match="not certified"):
+        res = solve_iterative(X, [0.5, 5.0], rtol=1e-8, maxiter=2, strict=False)
+    assert not res.certified.any()
+    assert _contains(res, mm.magnitude(X, [0.5, 5.0]))
+
+
+def test_invalid_arguments():
+    X = _cloud(20, 2)
+    for bad in (0.0, -1.0, 1.5, "x"):
+        with pytest.raises(mm.InvalidInputError, match="rtol"):
+            solve_iterative(X, 1.0, rtol=bad)
+    with pytest.raises(mm.InvalidInputError, match="preconditioner"):
+        solve_iterative(X, 1.0, preconditioner="ilu")
+    with pytest.raises(mm.InvalidInputError, match="rtol"):
+        mm.magnitude(X, 1.0, method="cg", rtol=2.0)
+    with pytest.raises(mm.InvalidInputError, match="derivatives"):
+        mm.magnitude_derivative(X, 1.0, method="cg")
+    with pytest.raises(mm.InvalidInputError, match="'cg'"):
+        mm.magnitude(X, 1.0, method="cgg")
+
+
+# ----------------------------------------------------------------------------- public API
+
+
+def test_method_cg_in_the_core_api():
+    X = _cloud(250, 3, seed=17)
+    X = np.concatenate([X, X[:5]])  # copies
+    ts = [0.3, 3.0]
+    dense = mm.magnitude(X, ts)
+    cg = mm.magnitude(X, ts, method="cg", rtol=1e-10)
+    assert np.allclose(cg, dense, rtol=1e-10, atol=0)
+    assert isinstance(mm.magnitude(X, 1.0, method="cg"), float)
+    W = mm.weights(X, 3.0, method="cg", rtol=1e-12)
+    assert W.shape == (255,)
+    assert np.allclose(W, mm.weights(X, 3.0), atol=1e-6)
+    space, res = mm.solve(X, ts, method="cg")
+    assert res.methods == ("cg", "cg")
+    assert np.all(res.rcond > 0) and res.positive_definite.all()
+    assert np.allclose(space.expand_weights(res.weights), mm.weights(X, ts, method="cg"))
+    assert np.allclose(mm.magnitude(X, 1.0, rtol=1e-4), mm.magnitude(X, 1.0))  # dense: rtol met
+
+
+def test_auto_uses_cg_when_dense_does_not_fit(monkeypatch):
+    X = _cloud(300, 3, seed=18)
+    exact = mm.magnitude(X, 2.0)
+    monkeypatch.setattr(core, "available_memory", lambda: 1_000_000)  # 1 MB: D alone is 0.7 MB
+    space, res = mm.solve(X, 2.0, weights=False)
+    assert res.methods == ("cg",)
+    assert abs(res.magnitude[0] - exact) <= 1e-8 * exact
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        w = mm.weights(X, 2.0)  # no dense distances were needed for the expansion
+    assert space._distances is None and w.shape == (300,)
+
+
+def test_single_point_and_two_points():
+    res = solve_iterative([[1.0, 2.0]], [0.5, 2.0])
+    assert np.all(res.magnitude == 1.0) and np.all(res.lower == 1.0)
+    res = solve_iterative([[0.0], [3.0]], 0.4, rtol=1e-12)
+    exact = 2 / (1 + np.exp(-1.2))
+    assert res.lower[0] <= exact * (1 + 1e-15) and res.upper[0] >= exact * (1 - 1e-15)
