@@ -30,8 +30,10 @@ For symmetric positive definite Z and any vector x, with r = 1 - Z x and mu = 1^
 
 The lower bound on lambda_min(Z) is the largest of these, each a theorem:
 
-* Gershgorin with a positive scaling u (|x| and the vector of ones):
-  ``lambda_min(Z) >= min_i (2 - (Z u)_i / u_i)``; useful at large t, for every metric.
+* Gershgorin for Z - c 1 1^T (0 <= c <= min Z_ij = exp(-t diameter), and c 1 1^T is positive
+  semi-definite) with a positive scaling u (|x| and the vector of ones):
+  ``lambda_min(Z) >= min_i (2 - (Z u)_i / u_i + c (sum(u) / u_i - 2))``; useful at large t,
+  for every metric.
 * Euclidean points with minimum separation q (Narcowich-Ward-Schaback argument): with
   psi = 1_B * 1_B / |B|, B the ball of radius q/2, v^T Z v >= c ||v||^2 where
   c = inf_w hat f(w) / hat psi(w) and f = exp(-t|x|); in closed form
@@ -47,9 +49,11 @@ The lower bound on lambda_min(Z) is the largest of these, each a theorem:
 
 The certificate is evaluated from one explicit product Z [x, |x|] (not from the recursively
 updated CG residual), and it charges every rounding error that matters: the entries of the
-computed Z (distances and exp, relative error at most ``(min(746, t diam) (d + 5) + 2) u``),
-the sums of the products (``gamma_n = 1.01 n u``), and the skipped far-field entries (a row-sum
-bound from the leaves' bounding boxes). For spaces of negative type the bounds are also
+computed Z (distances and exp, relative error at most ``(min(746, t diam) (d + 6) + 2) u``),
+the sums (``gamma_m = 1.01 m u`` for the m terms summed into an entry of a product, numpy's
+pairwise sums and BLAS norms), and the skipped far-field entries (a row-sum bound from the
+leaves' bounding boxes). The space is the input after merging points closer than
+4 eps * diameter, as the dense path does. For spaces of negative type the bounds are also
 intersected with the theorem 1 <= |tX| <= n. What is *not* certified: the weights (their
 2-norm error is bounded by ||r|| / lambda and reported as ``weight_error``), and correctness
 of libm's exp and of scipy's cdist beyond their documented accuracy.
@@ -68,7 +72,7 @@ import os
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -93,6 +97,9 @@ __all__ = [
     "CertificationWarning",
     "IterativeResult",
     "SimilarityOperator",
+    "coordinate_bound",
+    "product_bound",
+    "separation_bound",
     "solve_iterative",
 ]
 
@@ -217,7 +224,7 @@ class IterativeResult:
     skipped_fraction: np.ndarray
     rcond_bound: np.ndarray
     # weights of the distinct rows of the MetricSpace (for MagnitudeResult), internal
-    _space_weights: np.ndarray | None = None
+    _space_weights: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def gap(self) -> np.ndarray:
