@@ -70,9 +70,9 @@ def solve(
 ) -> tuple[MetricSpace, MagnitudeResult]:
     """Solve the weighting equation at one or more scales and return everything.
 
-    The lower-level entry point behind :func:`magnitude`, :func:`weights` and
-    :func:`magnitude_derivative`: it returns the :class:`MetricSpace` (with the merged
-    duplicates) and a :class:`MagnitudeResult` with the solver used at each scale and its
+    The lower-level entry point behind `magnitude`, `weights` and
+    `magnitude_derivative`: it returns the `MetricSpace` (with the merged
+    duplicates) and a `MagnitudeResult` with the solver used at each scale and its
     condition estimate.
 
     Examples
@@ -85,7 +85,7 @@ def solve(
     5e-10
 
     With ``method="cg"`` (matrix-free conjugate gradients with certified bounds on |tX|,
-    :func:`metric_magnitude.solvers.iterative.solve_iterative`), ``rtol`` is the relative
+    `metric_magnitude.solvers.iterative.solve_iterative`), ``rtol`` is the relative
     gap certified at every scale (default 1e-8); derivatives are not available there.
     ``method="auto"`` switches to ``"cg"`` for points (of a negative-type metric) whose dense
     matrices would not fit in memory, and ``res.methods`` says so.
@@ -124,24 +124,24 @@ def _per_scale(values: np.ndarray, scalar: bool):
 
 def magnitude(X, t, *, metric: Metric = "euclidean", method: str = "auto",
               rtol: float | None = None):
-    r"""Magnitude :math:`|tX| = \mathbf 1^T Z(t)^{-1} \mathbf 1` with :math:`Z(t) = e^{-tD}`.
+    r"""Magnitude `|tX| = \mathbf 1^T Z(t)^{-1} \mathbf 1` with `Z(t) = e^{-tD}`.
 
     Parameters
     ----------
     X : array_like of shape (n, d), (n, n), networkx.Graph or MetricSpace
         Points (rows), a distance matrix with ``metric="precomputed"``, an undirected graph
-        (shortest-path metric, edge attribute ``weight``) or a :class:`MetricSpace`.
+        (shortest-path metric, edge attribute ``weight``) or a `MetricSpace`.
         Repeated points are merged: the result is the magnitude of the distinct points.
     t : float or array_like of shape (k,)
         Scale(s), finite and > 0. An array computes the distances once.
     metric : str or callable, default="euclidean"
-        A :func:`scipy.spatial.distance.cdist` metric name, a callable, or
+        A `scipy.spatial.distance.cdist` metric name, a callable, or
         ``"precomputed"``.
     method : {"auto", "cholesky", "small_t", "ldl", "cg"}, default="auto"
         ``"auto"`` makes one Cholesky factorisation per scale: of Z(t), or where
         |tX| may be below 2 (spread < 2) of the small-t form (PRIMER section 4), which keeps
         |tX| - 1 and the weights accurate as t -> 0. A space whose Z(t) is not positive
-        definite gets LDL^T solves and a :class:`NotPositiveDefiniteWarning`. For points
+        definite gets LDL^T solves and a `NotPositiveDefiniteWarning`. For points
         whose dense matrices would not fit in memory, ``"auto"`` uses ``"cg"``:
         matrix-free preconditioned conjugate gradients that never form Z(t) and stop once
         ``upper - lower <= rtol * lower`` is certified for bounds ``lower <= |tX| <= upper``
@@ -199,9 +199,9 @@ def weights(X, t, *, metric: Metric = "euclidean", method: str = "auto",
     Parameters
     ----------
     X, t, metric, method, rtol
-        As in :func:`magnitude`. On the ``"cg"`` path ``rtol`` certifies |tX|; the 2-norm
+        As in `magnitude`. On the ``"cg"`` path ``rtol`` certifies |tX|; the 2-norm
         error of the weights is at most ``||1 - Z w|| / lambda`` (see
-        :func:`metric_magnitude.solvers.iterative.solve_iterative`, ``weight_error``).
+        `metric_magnitude.solvers.iterative.solve_iterative`, ``weight_error``).
 
     Returns
     -------
@@ -221,16 +221,16 @@ def weights(X, t, *, metric: Metric = "euclidean", method: str = "auto",
 
 
 def magnitude_derivative(X, t, *, metric: Metric = "euclidean", method: str = "auto"):
-    r"""Exact derivative :math:`\frac{d}{dt}|tX| = w^T (D \circ Z) w`.
+    r"""Exact derivative `\frac{d}{dt}|tX| = w^T (D \circ Z) w`.
 
-    Differentiating :math:`Z w = \mathbf 1` gives :math:`Z w' = (D \circ Z) w`, hence
-    :math:`\frac{d}{dt} \mathbf 1^T w = w^T (D \circ Z) w`: one matrix-vector product on top
+    Differentiating `Z w = \mathbf 1` gives `Z w' = (D \circ Z) w`, hence
+    `\frac{d}{dt} \mathbf 1^T w = w^T (D \circ Z) w`: one matrix-vector product on top
     of the solve, no finite differences.
 
     Parameters
     ----------
     X, t, metric, method
-        As in :func:`magnitude`.
+        As in `magnitude`.
 
     Returns
     -------
@@ -250,7 +250,7 @@ def magnitude_derivative(X, t, *, metric: Metric = "euclidean", method: str = "a
 
 
 def spread(X, t, *, metric: Metric = "euclidean"):
-    r"""Willerton's spread :math:`E(tX) = \sum_i 1 / \sum_j e^{-t d_{ij}}`.
+    r"""Willerton's spread `E(tX) = \sum_i 1 / \sum_j e^{-t d_{ij}}`.
 
     O(n^2) and no linear solve: a cheap companion of magnitude. It equals the magnitude
     on homogeneous spaces (all rows of D permutations of each other) and is bounded by it
@@ -260,7 +260,7 @@ def spread(X, t, *, metric: Metric = "euclidean"):
     Parameters
     ----------
     X, t, metric
-        As in :func:`magnitude`.
+        As in `magnitude`.
 
     Returns
     -------

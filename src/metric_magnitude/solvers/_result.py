@@ -12,7 +12,7 @@ class MagnitudeResult:
     """Magnitude, weights and derivative of one space at several scales.
 
     All arrays are indexed by scale first. Weights are those of the *distinct* points
-    (see :attr:`MetricSpace.inverse <metric_magnitude.MetricSpace>` to expand them).
+    (see `MetricSpace.inverse <metric_magnitude.MetricSpace>` to expand them).
 
     Attributes
     ----------

@@ -1,7 +1,7 @@
 """Matrix-free preconditioned conjugate gradients for Z(t) w = 1, with certified bounds.
 
 For large n the dense solvers cannot even store Z(t) = exp(-t D) (8 n^2 bytes). This module
-never forms it: :class:`SimilarityOperator` multiplies by Z(t) in tiles computed on the fly
+never forms it: `SimilarityOperator` multiplies by Z(t) in tiles computed on the fly
 from the points (``scipy.spatial.distance.cdist`` on blocks of rows, then ``exp``), each tile
 used twice (Z is symmetric), so memory is O(n * leaf) and the work per product is about n^2 / 2
 distances and exponentials. Points are ordered by a k-d partition into leaves of about 256
@@ -59,8 +59,8 @@ intersected with the theorem 1 <= |tX| <= n. What is *not* certified: the weight
 of libm's exp and of scipy's cdist beyond their documented accuracy.
 
 When the tolerance cannot be certified (maximum of iterations, breakdown, no eigenvalue bound,
-or a tolerance below the rounding floor), :class:`CertificationError` carries the best bounds
-found; with ``strict=False`` a :class:`CertificationWarning` is given instead and the result
+or a tolerance below the rounding floor), `CertificationError` carries the best bounds
+found; with ``strict=False`` a `CertificationWarning` is given instead and the result
 says which scales were not certified.
 """
 
@@ -170,7 +170,7 @@ class CertificationWarning(MagnitudeWarning):
 
 @dataclass(frozen=True)
 class IterativeResult:
-    """What :func:`solve_iterative` returns; arrays are indexed by scale first.
+    """What `solve_iterative` returns; arrays are indexed by scale first.
 
     Attributes
     ----------
@@ -316,7 +316,7 @@ class SimilarityOperator:
     Parameters
     ----------
     points : array_like of shape (n, d), optional
-        The points; distances come from :func:`scipy.spatial.distance.cdist` with ``metric``
+        The points; distances come from `scipy.spatial.distance.cdist` with ``metric``
         on blocks of rows.
     metric : str or callable, default="euclidean"
     distances : array_like of shape (n, n), optional
@@ -1121,8 +1121,8 @@ def solve_iterative(
     weights : bool, default=True
         Return the weights (k * n floats).
     strict : bool, default=True
-        Raise :class:`CertificationError` when a scale's tolerance cannot be certified;
-        with False, warn (:class:`CertificationWarning`) and report the bounds found.
+        Raise `CertificationError` when a scale's tolerance cannot be certified;
+        with False, warn (`CertificationWarning`) and report the bounds found.
     threads : int, optional
         Threads for the products (default: the CPUs available, at most 8).
     seed : int, default=0

@@ -1,28 +1,28 @@
 r"""Magnitude at large scales from a truncated, sparse similarity matrix, with certified bounds.
 
-At a large scale t most entries :math:`e^{-t d_{ij}}` of Z are negligible. Entries below
-:math:`\varepsilon` (pairs farther apart than :math:`r = -\log(\varepsilon)/t`) are dropped;
-the kept pairs come from a KD-tree (:class:`scipy.spatial.cKDTree`, Euclidean or cityblock
-via ``p=1``) and form a sparse :math:`B = Z_{trunc}`, solved by conjugate gradients.
+At a large scale t most entries `e^{-t d_{ij}}` of Z are negligible. Entries below
+`\varepsilon` (pairs farther apart than `r = -\log(\varepsilon)/t`) are dropped;
+the kept pairs come from a KD-tree (`scipy.spatial.cKDTree`, Euclidean or cityblock
+via ``p=1``) and form a sparse `B = Z_{trunc}`, solved by conjugate gradients.
 
 Error bound (proof sketch; A = Z the exact matrix, positive definite for Euclidean and l1
 point sets)
-    1. *Truncation.* :math:`\Delta = A - B` is symmetric with entries in
-       :math:`[0, \varepsilon)`, so
+    1. *Truncation.* `\Delta = A - B` is symmetric with entries in
+       `[0, \varepsilon)`, so
        :math:`\|\Delta\|_2 \le \|\Delta\|_\infty \le \delta := \varepsilon \max_i
        (\text{pairs of row } i \text{ dropped}) \le (n-1)\varepsilon`; nothing dropped gives
-       :math:`\delta = 0`.
-    2. *Smallest eigenvalue.* A certified :math:`\sigma_A \le \lambda_{\min}(A)` comes from
-       :func:`lambda_min_lower_bound` (a Gaussian mixture of Gershgorin bounds, below); then
-       :math:`\lambda_{\min}(B) \ge \sigma_B := \sigma_A - \delta` (Weyl).
-    3. *Solve.* For the computed v with residual :math:`\rho = 1 - Bv`, exactly
-       :math:`1^T B^{-1} 1 = 1^T v + v^T\rho + \rho^T B^{-1} \rho`, and
-       :math:`0 \le \rho^T B^{-1}\rho \le \|\rho\|^2/\sigma_B`.
-    4. *Propagation.* :math:`|A| - |B| = 1^T(A^{-1} - B^{-1})1 = -w_A^T \Delta w_B`, so
-       :math:`\bigl||A| - |B|\bigr| \le \delta \|w_A\| \|w_B\|` with
-       :math:`\|w_B\| \le \beta := \|v\| + \|\rho\|/\sigma_B` and
-       :math:`\|w_A\| \le \|w_B\| + \|A^{-1}\Delta w_B\| \le \beta (1 + \delta/\sigma_A)`.
-       Hence, with :math:`\hat m = 1^T v + v^T \rho`,
+       `\delta = 0`.
+    2. *Smallest eigenvalue.* A certified `\sigma_A \le \lambda_{\min}(A)` comes from
+       `lambda_min_lower_bound` (a Gaussian mixture of Gershgorin bounds, below); then
+       `\lambda_{\min}(B) \ge \sigma_B := \sigma_A - \delta` (Weyl).
+    3. *Solve.* For the computed v with residual `\rho = 1 - Bv`, exactly
+       `1^T B^{-1} 1 = 1^T v + v^T\rho + \rho^T B^{-1} \rho`, and
+       `0 \le \rho^T B^{-1}\rho \le \|\rho\|^2/\sigma_B`.
+    4. *Propagation.* `|A| - |B| = 1^T(A^{-1} - B^{-1})1 = -w_A^T \Delta w_B`, so
+       `\bigl||A| - |B|\bigr| \le \delta \|w_A\| \|w_B\|` with
+       `\|w_B\| \le \beta := \|v\| + \|\rho\|/\sigma_B` and
+       `\|w_A\| \le \|w_B\| + \|A^{-1}\Delta w_B\| \le \beta (1 + \delta/\sigma_A)`.
+       Hence, with `\hat m = 1^T v + v^T \rho`,
 
        .. math::
 
@@ -30,44 +30,44 @@ point sets)
            \hat m + \frac{\|\rho\|^2}{\sigma_B} + \delta\beta^2(1 + \delta/\sigma_A)
 
        (plus a floating-point allowance for the residual and the sums), and the weights obey
-       :math:`\|w_A - v\|_2 \le \delta\beta/\sigma_A + \|\rho\|/\sigma_B`. Independently of
-       :math:`\sigma`, the variational principle gives
-       :math:`|tX| \ge (1^T v)^2 / (v^T B v + \delta\|v\|^2)`.
-    At large t the weights are O(1), :math:`\beta^2 \approx |tX|`, so the relative
-    truncation error is about :math:`\delta`: :math:`\varepsilon` is chosen as
-    :math:`\mathrm{rtol} / (8 (n - 1))` and lowered once, a posteriori, if the computed bound
-    asks for it. When :math:`\sigma_B \le 0` no upper bound can be established; the result
+       `\|w_A - v\|_2 \le \delta\beta/\sigma_A + \|\rho\|/\sigma_B`. Independently of
+       `\sigma`, the variational principle gives
+       `|tX| \ge (1^T v)^2 / (v^T B v + \delta\|v\|^2)`.
+    At large t the weights are O(1), `\beta^2 \approx |tX|`, so the relative
+    truncation error is about `\delta`: `\varepsilon` is chosen as
+    `\mathrm{rtol} / (8 (n - 1))` and lowered once, a posteriori, if the computed bound
+    asks for it. When `\sigma_B \le 0` no upper bound can be established; the result
     then says so (``certified=False``, ``upper = inf``) and a warning is given.
 
 Lower bound on the smallest eigenvalue
-    :math:`e^{-t r} = \int_0^\infty e^{-s r^2}\,\mu(ds)` with :math:`\mu` the Lévy distribution
-    of scale :math:`t^2/2` (Laplace transform :math:`e^{-t\sqrt u}`), and
-    :math:`\mu([s, \infty)) = \mathrm{erf}(t / (2\sqrt s))`. So
-    :math:`Z = \int G_s\,\mu(ds)` with Gaussian kernel matrices :math:`G_s`, each positive
-    semidefinite, and by Gershgorin :math:`\lambda_{\min}(G_s) \ge 1 - R(s)`,
-    :math:`R(s) = \max_i \sum_{j \ne i} e^{-s d_{ij}^2}`. By concavity of
-    :math:`\lambda_{\min}`, :math:`\lambda_{\min}(Z) \ge \int (1 - R(s))_+ \mu(ds)`; R
+    `e^{-t r} = \int_0^\infty e^{-s r^2}\,\mu(ds)` with `\mu` the Lévy distribution
+    of scale `t^2/2` (Laplace transform `e^{-t\sqrt u}`), and
+    `\mu([s, \infty)) = \mathrm{erf}(t / (2\sqrt s))`. So
+    `Z = \int G_s\,\mu(ds)` with Gaussian kernel matrices `G_s`, each positive
+    semidefinite, and by Gershgorin `\lambda_{\min}(G_s) \ge 1 - R(s)`,
+    `R(s) = \max_i \sum_{j \ne i} e^{-s d_{ij}^2}`. By concavity of
+    `\lambda_{\min}`, `\lambda_{\min}(Z) \ge \int (1 - R(s))_+ \mu(ds)`; R
     decreases in s, so a step function on a geometric grid of s bounds the integral from
-    below. Pairs not enumerated are bounded by :math:`e^{-s r^2}` each. For the cityblock
-    metric, :math:`e^{-t\|x\|_1} = E[e^{-\sum_k S_k x_k^2}]` with independent :math:`S_k`
-    and :math:`e^{-\sum_k S_k x_k^2} \le e^{-\min_k S_k \|x\|_2^2}`, so the same bound
-    holds with the tail :math:`\mathrm{erf}(t/(2\sqrt s))^d`. Measured on 300 to 2000
-    Gaussian points: within 10-30% of the true :math:`\lambda_{\min}` in R^3 and R^10
+    below. Pairs not enumerated are bounded by `e^{-s r^2}` each. For the cityblock
+    metric, `e^{-t\|x\|_1} = E[e^{-\sum_k S_k x_k^2}]` with independent `S_k`
+    and `e^{-\sum_k S_k x_k^2} \le e^{-\min_k S_k \|x\|_2^2}`, so the same bound
+    holds with the tail `\mathrm{erf}(t/(2\sqrt s))^d`. Measured on 300 to 2000
+    Gaussian points: within 10-30% of the true `\lambda_{\min}` in R^3 and R^10
     (Euclidean) from |tX| = 0.01 n to n, and weaker (a factor ~3 to 100) for cityblock; the
     plain Gershgorin bound is used as well.
 
 When it pays
-    The kept pairs grow like :math:`n (r/h)^d` for a typical spacing h, and
-    :math:`r = -\log\varepsilon / t \approx 30/t`. So the method is for scales where
-    :math:`|tX|` is close to n (t h well above 1); near :math:`|tX| \approx n/2` in R^3 the
+    The kept pairs grow like `n (r/h)^d` for a typical spacing h, and
+    `r = -\log\varepsilon / t \approx 30/t`. So the method is for scales where
+    `|tX|` is close to n (t h well above 1); near `|tX| \approx n/2` in R^3 the
     truncated matrix is already dense for n = 20,000 (25% of the entries kept). Measured,
     Gaussian points in R^3, one thread: n = 20,000 at |tX| = 0.9 n in 1.9 s (543 entries a
     row) and at |tX| = 0.52 n (24% of the entries kept) 20 s against 80 s for the dense
     Cholesky solve;
-    n = 100,000 at |tX| = 0.9 n in 13 s and 2.3 GB. :func:`estimate_nnz` predicts the size
-    from a sample before anything is allocated; :func:`sparse_solve` refuses (with
-    :class:`SparseTooDenseError` or
-    :class:`~metric_magnitude.exceptions.InsufficientMemoryError`) when the matrix would be
+    n = 100,000 at |tX| = 0.9 n in 13 s and 2.3 GB. `estimate_nnz` predicts the size
+    from a sample before anything is allocated; `sparse_solve` refuses (with
+    `SparseTooDenseError` or
+    `metric_magnitude.exceptions.InsufficientMemoryError`) when the matrix would be
     too dense or too large.
 """
 
@@ -121,7 +121,7 @@ class SparseResult:
     Attributes
     ----------
     magnitude : float
-        The estimate :math:`1^T v + v^T(1 - Bv)` (B the truncated matrix).
+        The estimate `1^T v + v^T(1 - Bv)` (B the truncated matrix).
     lower, upper : float
         Certified bounds ``lower <= |tX| <= upper`` on the exact magnitude (``upper`` is
         ``inf`` when no lower bound on the smallest eigenvalue could be established).
@@ -143,7 +143,7 @@ class SparseResult:
     eps_trunc : float
         The truncation threshold: dropped entries are below it.
     truncation : float
-        :math:`\\delta \\ge \\|Z - Z_{trunc}\\|_2`.
+        `\\delta \\ge \\|Z - Z_{trunc}\\|_2`.
     lambda_min_lower : float
         Certified lower bound on the smallest eigenvalue of the exact Z(t).
     rcond_bound : float
@@ -185,11 +185,11 @@ class SparseResult:
 
 
 def truncation_threshold(n: int, rtol: float) -> float:
-    r"""The truncation threshold :math:`\varepsilon = \mathrm{rtol} / (8 (n - 1))`.
+    r"""The truncation threshold `\varepsilon = \mathrm{rtol} / (8 (n - 1))`.
 
-    It makes :math:`\delta \le (n-1)\varepsilon = \mathrm{rtol}/8`, so the truncation uses
+    It makes `\delta \le (n-1)\varepsilon = \mathrm{rtol}/8`, so the truncation uses
     at most an eighth of the tolerance when the weights are O(1) (their usual size at the large
-    scales this method is for; :func:`sparse_solve` checks a posteriori and lowers it).
+    scales this method is for; `sparse_solve` checks a posteriori and lowers it).
 
     Examples
     --------
@@ -263,7 +263,7 @@ def estimate_nnz(
     t : float
     metric : {"euclidean", "cityblock"}, default="euclidean"
     rtol : float, default=1e-8
-        Sets the threshold (:func:`truncation_threshold`) unless ``eps_trunc`` is given.
+        Sets the threshold (`truncation_threshold`) unless ``eps_trunc`` is given.
     eps_trunc : float, optional
     sample : int, default=200
     seed : int, default=0
@@ -392,10 +392,10 @@ def _lambda_lower_from_pairs(
 def lambda_min_lower_bound(X, t, *, metric: str = "euclidean", radius: float | None = None):
     r"""A certified lower bound on the smallest eigenvalue of Z(t) = exp(-t D).
 
-    Writes :math:`e^{-t r}` as a mixture of Gaussians :math:`e^{-s r^2}` (the Lévy
+    Writes `e^{-t r}` as a mixture of Gaussians `e^{-s r^2}` (the Lévy
     distribution in s) and applies Gershgorin to each Gaussian kernel matrix, which is
-    positive semidefinite: :math:`\lambda_{\min}(Z) \ge \int (1 - R(s))_+ \mu(ds)` with
-    :math:`R(s) = \max_i \sum_{j \ne i} e^{-s d_{ij}^2}` (see the module docstring). Only pairs
+    positive semidefinite: `\lambda_{\min}(Z) \ge \int (1 - R(s))_+ \mu(ds)` with
+    `R(s) = \max_i \sum_{j \ne i} e^{-s d_{ij}^2}` (see the module docstring). Only pairs
     within ``radius`` are enumerated (KD-tree); the others are bounded, so any radius gives a
     valid bound and a larger one a sharper bound. The plain Gershgorin bound is not used here.
 
@@ -606,9 +606,9 @@ def sparse_solve(
 ) -> SparseResult:
     r"""Magnitude and weights at a large scale from the truncated sparse Z(t), certified.
 
-    Drops the entries :math:`e^{-t d} < \varepsilon` (pairs farther apart than
-    :math:`r = -\log(\varepsilon)/t`), solves :math:`Z_{trunc} v = 1` by conjugate gradients
-    and returns certified bounds on the exact :math:`|tX|` (proof in the module docstring).
+    Drops the entries `e^{-t d} < \varepsilon` (pairs farther apart than
+    `r = -\log(\varepsilon)/t`), solves `Z_{trunc} v = 1` by conjugate gradients
+    and returns certified bounds on the exact `|tX|` (proof in the module docstring).
     Memory and density are estimated from a sample before any allocation.
 
     Parameters
@@ -631,7 +631,7 @@ def sparse_solve(
         (``spilu``, drop_tol 1e-3) cut CG from 39 to 4 iterations at |tX| = 0.9 n on 20,000
         points in R^3 but took 17 s to build, against 0.6 s for the whole plain CG solve.
     eps_trunc : float, optional
-        Truncation threshold; default :func:`truncation_threshold` (n, rtol).
+        Truncation threshold; default `truncation_threshold` (n, rtol).
     max_density : float, default=0.3
         Refuse when the truncated matrix would keep more than this fraction of the entries.
     memory_limit : float, optional

@@ -1,16 +1,16 @@
 r"""Closed-form magnitude for points on a line and for l1 lattices, in O(n log n).
 
 Points on a line
-    Sort the n distinct points and let :math:`g_i` be the gaps between consecutive ones.
-    :math:`Z = e^{-tD}` then has a tridiagonal inverse (Leinster 2013, PRIMER section 2):
-    with :math:`q_i = e^{-t g_i}`,
+    Sort the n distinct points and let `g_i` be the gaps between consecutive ones.
+    `Z = e^{-tD}` then has a tridiagonal inverse (Leinster 2013, PRIMER section 2):
+    with `q_i = e^{-t g_i}`,
 
     .. math::
 
         (Z^{-1})_{i,i+1} = -\frac{q_i}{1 - q_i^2}, \qquad
         (Z^{-1})_{ii} = \frac{1}{1 - q_{i-1}^2} + \frac{1}{1 - q_i^2} - 1
 
-    (a missing gap at either end counts as :math:`q = 0`). Summing its rows gives the weighting
+    (a missing gap at either end counts as `q = 0`). Summing its rows gives the weighting
 
     .. math::
 
@@ -18,20 +18,20 @@ Points on a line
         w_i = \tfrac12\bigl(\tanh\tfrac{t g_{i-1}}{2} + \tanh\tfrac{t g_i}{2}\bigr), \quad
         w_n = \tfrac12\bigl(1 + \tanh\tfrac{t g_{n-1}}{2}\bigr),
 
-    hence :math:`|tX| = 1 + \sum_i \tanh(t g_i / 2)` and
-    :math:`\frac{d}{dt}|tX| = \sum_i \frac{g_i}{2}\,\mathrm{sech}^2(t g_i / 2)`. Every term is
-    positive, so :math:`|tX| - 1` and every weight keep full relative accuracy at any scale
-    (no cancellation as :math:`t \to 0`, where the dense Z is nearly singular).
+    hence `|tX| = 1 + \sum_i \tanh(t g_i / 2)` and
+    `\frac{d}{dt}|tX| = \sum_i \frac{g_i}{2}\,\mathrm{sech}^2(t g_i / 2)`. Every term is
+    positive, so `|tX| - 1` and every weight keep full relative accuracy at any scale
+    (no cancellation as `t \to 0`, where the dense Z is nearly singular).
 
 l1 lattices
-    Under the cityblock metric a full lattice :math:`A_1 \times \dots \times A_k` (any spacing
-    per axis) has :math:`Z = Z_{A_1} \otimes \dots \otimes Z_{A_k}`, so
-    :math:`|tX| = \prod_a |tA_a|` and :math:`w(x) = \prod_a w_{A_a}(x_a)`, each factor a
+    Under the cityblock metric a full lattice `A_1 \times \dots \times A_k` (any spacing
+    per axis) has `Z = Z_{A_1} \otimes \dots \otimes Z_{A_k}`, so
+    `|tX| = \prod_a |tA_a|` and `w(x) = \prod_a w_{A_a}(x_a)`, each factor a
     line. This covers pixel grids of images and regular lattices in any dimension.
 
 Which inputs qualify
     *Line*: 1-D data under any of the norms ``euclidean``, ``cityblock``, ``chebyshev``; or
-    points in R^d that are collinear (see :func:`is_collinear`), for which every such norm
+    points in R^d that are collinear (see `is_collinear`), for which every such norm
     restricted to the line is a multiple of the 1-D distance. *Lattice*: cityblock metric,
     every combination of the distinct coordinate values of each axis present exactly (an exact
     test on the float values: a lattice whose coordinates carry rounding noise is not
@@ -282,19 +282,19 @@ def is_collinear(X, tol: float = COLLINEAR_TOL, *, metric: str = "euclidean") ->
     r"""Whether the points are collinear, so that the closed form for a line applies.
 
     A principal direction u is fitted (eigenvector of the centred Gram matrix, a PCA), every
-    point is written :math:`x_i = c + s_i u + r_i` with :math:`r_i \perp u`, and the points
-    are sorted by :math:`s_i`. The line model keeps the true distance :math:`g_k` between
-    consecutive points and replaces every other distance by the sum of the :math:`g_k` in
+    point is written `x_i = c + s_i u + r_i` with `r_i \perp u`, and the points
+    are sorted by `s_i`. The line model keeps the true distance `g_k` between
+    consecutive points and replaces every other distance by the sum of the `g_k` in
     between: exact for consecutive pairs and for collinear points. For other pairs the sum
-    exceeds the true distance (triangle inequality) by at most :math:`\sum_k e_k`, and the
-    true distance is at least :math:`\sum_k (g_k - e_k)`, where
+    exceeds the true distance (triangle inequality) by at most `\sum_k e_k`, and the
+    true distance is at least `\sum_k (g_k - e_k)`, where
 
-    * Euclidean: :math:`e_k = |\Delta r_k|^2 / (g_k + \Delta s_k)`, exactly
-      :math:`g_k - \Delta s_k` (second order in the distance from the line);
-    * cityblock / chebyshev (a norm): :math:`e_k = 2 \|\Delta r_k\|` (first order).
+    * Euclidean: `e_k = |\Delta r_k|^2 / (g_k + \Delta s_k)`, exactly
+      `g_k - \Delta s_k` (second order in the distance from the line);
+    * cityblock / chebyshev (a norm): `e_k = 2 \|\Delta r_k\|` (first order).
 
     So the relative error of every pairwise distance is at most the largest ratio
-    :math:`\sum e_k / \sum (g_k - e_k)` over runs of consecutive gaps, which (mediant
+    `\sum e_k / \sum (g_k - e_k)` over runs of consecutive gaps, which (mediant
     inequality) is attained by a run of 2 or 3 gaps: an O(n) test. The points count as
     collinear when it is at most ``tol``, and when every projected gap exceeds twice the
     rounding error of the computed projections, so that the sorted order is certain. The
@@ -350,10 +350,10 @@ def _solve_line(line: _Line, scales: np.ndarray, weights: bool, order: int, cond
 
 
 def line_magnitude(x, t):
-    r"""Magnitude of points on a line: :math:`|tX| = 1 + \sum_i \tanh(t g_i / 2)`.
+    r"""Magnitude of points on a line: `|tX| = 1 + \sum_i \tanh(t g_i / 2)`.
 
     O(n log n) (one sort) and accurate to a few ulps at every scale, including
-    :math:`|tX| - 1` at tiny t.
+    `|tX| - 1` at tiny t.
 
     Parameters
     ----------
@@ -382,12 +382,12 @@ def line_magnitude(x, t):
 
 
 def line_magnitude_derivative(x, t):
-    r"""Exact :math:`\frac{d}{dt}|tX| = \sum_i \frac{g_i}{2}\,\mathrm{sech}^2(t g_i/2)`.
+    r"""Exact `\frac{d}{dt}|tX| = \sum_i \frac{g_i}{2}\,\mathrm{sech}^2(t g_i/2)`.
 
     Parameters
     ----------
     x, t
-        As in :func:`line_magnitude`.
+        As in `line_magnitude`.
 
     Returns
     -------
@@ -409,13 +409,13 @@ def line_magnitude_derivative(x, t):
 def line_weights(x, t):
     r"""Weighting of points on a line, in closed form, one weight per input point.
 
-    Interior points get :math:`\frac12(\tanh\frac{t g_{i-1}}{2} + \tanh\frac{t g_i}{2})`,
-    the two ends :math:`\frac12(1 + \tanh\frac{t g}{2})`. Copies of a point share its weight.
+    Interior points get `\frac12(\tanh\frac{t g_{i-1}}{2} + \tanh\frac{t g_i}{2})`,
+    the two ends `\frac12(1 + \tanh\frac{t g}{2})`. Copies of a point share its weight.
 
     Parameters
     ----------
     x, t
-        As in :func:`line_magnitude`.
+        As in `line_magnitude`.
 
     Returns
     -------
@@ -471,7 +471,7 @@ def grid_axes(X):
     """The per-axis coordinate values if X is a full rectangular lattice, else None.
 
     X is a lattice when every combination of the distinct values of each coordinate occurs
-    (copies allowed): :math:`n_{distinct} = \\prod_a (\\text{distinct values on axis } a)`.
+    (copies allowed): `n_{distinct} = \\prod_a (\\text{distinct values on axis } a)`.
     The spacing may differ between axes and need not be uniform. The test is exact on the
     float values. O(n d log n).
 
@@ -538,12 +538,12 @@ def _as_grid(X) -> _Grid:
 
 
 def grid_magnitude(X, t):
-    r"""Magnitude of a full lattice under the cityblock metric: :math:`\prod_a |tA_a|`.
+    r"""Magnitude of a full lattice under the cityblock metric: `\prod_a |tA_a|`.
 
     Parameters
     ----------
     X : array_like of shape (n, d)
-        Points forming a full lattice (see :func:`grid_axes`); copies are merged.
+        Points forming a full lattice (see `grid_axes`); copies are merged.
     t : float or array_like of shape (k,)
 
     Returns
@@ -575,7 +575,7 @@ def grid_weights(X, t):
     Parameters
     ----------
     X, t
-        As in :func:`grid_magnitude`.
+        As in `grid_magnitude`.
 
     Returns
     -------
@@ -624,8 +624,8 @@ def structured_solve(
 ) -> MagnitudeResult | None:
     """Solve by a closed form when X is a line or an l1 lattice; None when neither applies.
 
-    Tried in this order: a full lattice under the cityblock metric (:func:`grid_axes`), then
-    collinear points under a norm metric (:func:`is_collinear`; 1-D data always qualifies).
+    Tried in this order: a full lattice under the cityblock metric (`grid_axes`), then
+    collinear points under a norm metric (`is_collinear`; 1-D data always qualifies).
     The detection costs O(n d log n) and returns quickly on unstructured data.
 
     Parameters
@@ -640,16 +640,16 @@ def structured_solve(
     weights : bool, default=True
     derivative : bool or int, default=False
         False, True (first derivative) or an order 1..3, as in
-        :func:`~metric_magnitude.solvers.solve_dense`.
+        `metric_magnitude.solvers.solve_dense`.
     tol : float, default=1e-12
-        Collinearity tolerance, see :func:`is_collinear`.
+        Collinearity tolerance, see `is_collinear`.
 
     Returns
     -------
     MagnitudeResult or None
         ``methods`` is ``"line"`` or ``"grid"`` at every scale. Weights have one entry per
         input row (copies sharing), which for distinct rows is the order
-        :class:`~metric_magnitude.MetricSpace` uses. ``rcond`` is the reciprocal
+        `metric_magnitude.MetricSpace` uses. ``rcond`` is the reciprocal
         1-norm condition number of Z(t), computed exactly (from the tridiagonal
         inverse and a prefix scan for the column sums of Z; a product over the axes of a
         lattice); ``positive_definite`` is True.
