@@ -2,14 +2,16 @@
 
 Gaussian points in R^10 (seed = n), n = 1000, 2000, 4000. For each n and thread setting:
 
-* ours: ``mm.magnitude_function(X, np.linspace(0, t_conv, 100))`` after
-  ``t_conv = mm.convergence_scale(X)`` (the grid magnipy uses), and
-  ``mm.magnitude_function(X)`` (our geometric "auto" grid), timed together with the
-  convergence-scale search;
+* ours, three ways, each timed together with the convergence-scale search:
+  ``mm.magnitude_function(X, np.linspace(0, t_conv, 100))`` after
+  ``t_conv = mm.convergence_scale(X)`` ("linspace": magnipy's grid, two calls),
+  ``mm.magnitude_function(X, "linear")`` (the same grid in one call, which reuses the
+  search's factorisations) and ``mm.magnitude_function(X)`` (our geometric "auto" grid);
 * magnipy 1.0.0 (``Magnipy(X, n_ts=100).get_magnitude()``, convergence search included),
   run in its own environment benchmarks/.venv-magnipy through _magnipy_runner.py;
 * accuracy: our values against a per-scale exact Cholesky solve at the same scales
-  (scipy.linalg.cho_factor), max relative difference; peak numpy memory of our call
+  (scipy.linalg.cho_factor), max relative difference, checked on the first repeat of each
+  grid (the values do not depend on the thread count); peak numpy memory of our call
   (tracemalloc) against 3 n^2 doubles.
 
 Usage (from the repository root; magnipy's venv as in tests/fixtures/README.md):
@@ -46,7 +48,10 @@ def _env(threads: int) -> dict:
     return env
 
 
-def ours(n: int, dim: int, grid: str) -> dict:
+GRIDS = ("linspace", "linear", "auto")
+
+
+def ours(n: int, dim: int, grid: str, check: bool = True) -> dict:
     """One timed run of our magnitude function (in this process)."""
     import tracemalloc
 
@@ -61,6 +66,8 @@ def ours(n: int, dim: int, grid: str) -> dict:
     if grid == "linspace":
         t_conv = mm.convergence_scale(X)
         f = mm.magnitude_function(X, np.linspace(0.0, t_conv, 100))
+    elif grid == "linear":
+        f = mm.magnitude_function(X, "linear")
     else:
         f = mm.magnitude_function(X)
     seconds = time.perf_counter() - start
@@ -68,8 +75,9 @@ def ours(n: int, dim: int, grid: str) -> dict:
     tracemalloc.stop()
     # accuracy against an exact Cholesky solve at every scale (not timed)
     D = mm.distance_matrix(X)
-    worst = 0.0
-    for t, v in zip(f.scales, f.values, strict=True):
+    worst = float("nan")
+    for t, v in zip(f.scales, f.values, strict=True) if check else ():
+        worst = 0.0 if np.isnan(worst) else worst
         if t == 0:
             continue
         c = sla.cho_factor(np.exp(-t * D), lower=True)
@@ -101,21 +109,22 @@ def main() -> None:
     p.add_argument("--dim", type=int, default=10)
     p.add_argument("--no-magnipy", action="store_true")
     p.add_argument("--out", type=Path)
-    p.add_argument("--_child", nargs=2, help=argparse.SUPPRESS)
+    p.add_argument("--_child", nargs=3, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a._child:
-        print(json.dumps(ours(int(a._child[0]), a.dim, a._child[1])))
+        print(json.dumps(ours(int(a._child[0]), a.dim, a._child[1], a._child[2] == "1")))
         return
     rows = []
     for n in a.sizes:
         for threads in a.threads:
             reps = a.repeats if n < 4000 else 1
-            runs = {"linspace": [], "auto": [], "magnipy": []}
-            for _ in range(reps):  # interleaved, each in a fresh process
-                for grid in ("linspace", "auto"):
-                    runs[grid].append(
-                        _child([__file__, "--dim", str(a.dim), "--_child", str(n), grid], threads)
-                    )
+            runs = {g: [] for g in (*GRIDS, "magnipy")}
+            for rep in range(reps):  # interleaved, each in a fresh process
+                for grid in GRIDS:
+                    check = "1" if rep == 0 and threads == a.threads[0] else "0"
+                    runs[grid].append(_child(
+                        [__file__, "--dim", str(a.dim), "--_child", str(n), grid, check], threads
+                    ))
                 if not a.no_magnipy:
                     runs["magnipy"].append(
                         _child(
@@ -133,44 +142,35 @@ def main() -> None:
                         )
                     )
             med = {k: statistics.median(r["seconds"] for r in v) for k, v in runs.items() if v}
-            row = {
-                "n": n,
-                "threads": threads or os.cpu_count(),
-                "repeats": reps,
-                "ours_linspace_s": med["linspace"],
-                "ours_auto_s": med["auto"],
-                "magnipy_s": med.get("magnipy"),
-                "speedup_linspace": med.get("magnipy", float("nan")) / med["linspace"],
-                "speedup_auto": med.get("magnipy", float("nan")) / med["auto"],
-                "n_solves_linspace": runs["linspace"][0]["n_solves"],
-                "n_solves_auto": runs["auto"][0]["n_solves"],
-                "max_rel_err": max(
-                    r["max_rel_err_vs_cholesky"] for g in ("linspace", "auto") for r in runs[g]
-                ),
-                "peak_n2_doubles": max(
-                    r["peak_in_n2_doubles"] for g in ("linspace", "auto") for r in runs[g]
-                ),
-            }
+            row = {"n": n, "threads": threads or os.cpu_count(), "repeats": reps,
+                   "magnipy_s": med.get("magnipy")}
+            for g in GRIDS:
+                row[f"ours_{g}_s"] = med[g]
+                row[f"speedup_{g}"] = med.get("magnipy", float("nan")) / med[g]
+                row[f"n_solves_{g}"] = runs[g][0]["n_solves"]
+            errs = [r["max_rel_err_vs_cholesky"] for g in GRIDS for r in runs[g]]
+            row["max_rel_err"] = max((e for e in errs if e == e), default=float("nan"))
+            row["peak_n2_doubles"] = max(r["peak_in_n2_doubles"] for g in GRIDS for r in runs[g])
             if runs["magnipy"]:
                 m = runs["magnipy"][0]
                 row["magnipy_t_conv"] = m["ts"][-1]
                 row["ours_t_conv"] = runs["linspace"][0]["t_max"]
             rows.append(row)
             print(json.dumps(row), file=sys.stderr)
-    head = (
-        "| n | threads | ours, linspace grid (s) | ours, auto grid (s) | magnipy (s) | "
-        "speed-up (linspace) | speed-up (auto) | solves (lin/auto) | max rel. err. vs Cholesky | "
-        "peak memory (n^2 doubles) |"
+    print(
+        "| n | threads | magnipy (s) | ours: linspace, two calls (s) | ours: \"linear\" (s) | "
+        "ours: \"auto\" (s) | speed-up (linspace / linear / auto) | solves (lin/linear/auto) "
+        "| max rel. err. vs Cholesky | peak memory (n^2 doubles) |"
     )
-    print(head)
     print("|" + "---|" * 10)
     for r in rows:
         mp = f"{r['magnipy_s']:.2f}" if r["magnipy_s"] else "—"
+        times = " | ".join(f"{r[f'ours_{g}_s']:.2f}" for g in GRIDS)
+        speed = " / ".join(f"{r[f'speedup_{g}']:.1f}x" for g in GRIDS)
+        solves = "/".join(str(r[f"n_solves_{g}"]) for g in GRIDS)
         print(
-            f"| {r['n']} | {r['threads']} | {r['ours_linspace_s']:.2f} | {r['ours_auto_s']:.2f} | "
-            f"{mp} | {r['speedup_linspace']:.1f}x | {r['speedup_auto']:.1f}x | "
-            f"{r['n_solves_linspace']}/{r['n_solves_auto']} | {r['max_rel_err']:.1e} | "
-            f"{r['peak_n2_doubles']:.2f} |"
+            f"| {r['n']} | {r['threads']} | {mp} | {times} | {speed} | {solves} | "
+            f"{r['max_rel_err']:.1e} | {r['peak_n2_doubles']:.2f} |"
         )
     if a.out:
         a.out.write_text(json.dumps(rows, indent=1))

@@ -164,7 +164,7 @@ def test_convergence_scale_that_is_never_reached_warns(monkeypatch):
         ([0.1, np.inf], "non-finite"),
         ([], "empty"),
         ([[0.1, 0.2]], "1-D"),
-        ("logspace", "'auto' or an array"),
+        ("logspace", "'auto', 'linear' or an array"),
     ],
 )
 def test_bad_scales(scales, match):

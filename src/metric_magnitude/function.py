@@ -1,14 +1,23 @@
-"""The magnitude function t -> |tX| from few exact solves, with a known interpolation error.
+"""The magnitude function t -> |tX| from few exact solves, with a known error.
 
-Each exact solve at an *anchor* scale gives |tX| and its first three t-derivatives from one
-factorisation (`metric_magnitude.solvers.solve_dense` with ``derivative=3``). Between
-anchors the function is the two-point Hermite interpolant of degree 7 (piecewise Bernstein
-polynomials matching value and three derivatives at both ends). The interpolation error of
-an interval is estimated by comparing that polynomial with the degree-11 Hermite
-interpolant through the interval's anchors and a neighbouring one; intervals whose estimate
-exceeds the tolerance are split at their midpoint and the new anchors solved, until every
-interval meets it. Typical magnitude functions need 10 to 30 anchors for rtol = 1e-8,
-however many scales are asked for.
+Two engines, chosen by `magnitude_function`:
+
+* **Reduced basis** (positive definite spaces of at least 64 distinct points with finite
+  distances, ``method="auto"``): a few exact factorisations (*snapshots*, typically 5 to 8 for
+  a 100-scale function) give the weighting and its first three t-derivatives; their span holds
+  the weighting at every scale of the range, and the Galerkin model on it (`_reduced.py`)
+  gives |tX| and its derivatives anywhere for O(r^3) each, r a few dozen. The model is a lower
+  bound on |tX|; its error is estimated by the model without the highest derivatives, and
+  snapshots are added where that estimate exceeds half the tolerance. The convergence-scale
+  search of ``scales="auto"`` or ``"linear"`` uses the same model, so its snapshots are reused.
+* **Exact anchors** (every other space, or an explicit ``method``): each anchor is an exact
+  solve (`metric_magnitude.solvers.solve_dense` with ``derivative=3``).
+
+Either way, the function between anchors is the two-point Hermite interpolant of degree 7
+(piecewise Bernstein polynomials matching value and three derivatives at both ends). The
+interpolation error of an interval is estimated by comparing that polynomial with the
+degree-11 Hermite interpolant through the interval's anchors and a neighbouring one; intervals
+whose estimate exceeds the tolerance are split at their midpoint, until every interval meets it.
 """
 
 from __future__ import annotations
@@ -31,6 +40,9 @@ _DIRECT_SOLVE_MAX = 12
 _MAX_ANCHORS = 400
 _DERIVATIVE_RTOL_FLOOR = 1e-9
 _INITIAL_ANCHORS = 6
+# From this many distinct points on, positive definite spaces use the reduced-basis model
+# (`_reduced.py`): a few factorisations for the whole range instead of one per anchor.
+_REDUCED_MIN_POINTS = 64
 # sample points per interval for the error estimate (fractions of the interval)
 _SAMPLES = np.linspace(0.05, 0.95, 10)
 # The neighbour-based estimate came within a factor 1.5 of the true error on random clouds
@@ -43,11 +55,17 @@ class InterpolationWarning(MagnitudeWarning):
 
 
 class _Anchors:
-    """Exact values and derivatives at anchor scales, solved on demand and cached."""
+    """Values and derivatives at anchor scales, computed on demand and cached.
 
-    def __init__(self, space: MetricSpace, method: str):
+    From an exact solve at each anchor, or (``model`` given) from the reduced-basis model,
+    whose own error is estimated separately.
+    """
+
+    def __init__(self, space: MetricSpace, method: str, model=None, t_max: float = 0.0):
         self.space = space
         self.method = method
+        self.model = model
+        self.t_max = t_max
         self.t = np.empty(0)
         self.d = np.empty((0, 4))  # |tX|, and its first three t-derivatives
 
@@ -55,17 +73,20 @@ class _Anchors:
         ts = np.setdiff1d(np.asarray(ts, dtype=float), self.t)
         if ts.size == 0:
             return
-        sp = self.space
-        res = solve_dense(
-            sp.distances,
-            ts,
-            method=self.method,
-            weights=False,
-            derivative=3,
-            known_positive_definite=sp.known_positive_definite,
-            has_infinite_distances=sp.has_infinite_distances,
-        )
-        new = np.column_stack([res.magnitude, res.derivative])
+        if self.model is not None:
+            new = self.model.evaluate(ts, self.t_max, nu=3)[0]
+        else:
+            sp = self.space
+            res = solve_dense(
+                sp.distances,
+                ts,
+                method=self.method,
+                weights=False,
+                derivative=3,
+                known_positive_definite=sp.known_positive_definite,
+                has_infinite_distances=sp.has_infinite_distances,
+            )
+            new = np.column_stack([res.magnitude, res.derivative])
         t = np.concatenate([self.t, ts])
         order = np.argsort(t)
         self.t = t[order]
@@ -73,7 +94,15 @@ class _Anchors:
 
     @property
     def n_solves(self) -> int:
-        return int(self.t.size)
+        return self.model.n_snapshots if self.model is not None else int(self.t.size)
+
+    @property
+    def solved(self) -> tuple[np.ndarray, np.ndarray]:
+        """Scales of the exact solves and |tX| with its derivatives there."""
+        if self.model is None:
+            return self.t, self.d
+        ts = np.sort(np.asarray(self.model.scales))
+        return ts, np.array([self.model.exact[t] for t in ts])
 
 
 def _local_estimate(t, d, i, j, k) -> tuple[float, float]:
@@ -136,10 +165,10 @@ def _build(anchors: _Anchors, lo: float, hi: float, rtol: float):
         bad = np.flatnonzero((ev > rtol) | (ed > max(rtol, _DERIVATIVE_RTOL_FLOOR)))
         if bad.size == 0:
             return t, d, ev, ed
-        if anchors.n_solves >= _MAX_ANCHORS:
+        if anchors.t.size >= _MAX_ANCHORS:
             warnings.warn(
                 f"the magnitude function could not be interpolated to rtol={rtol:g} with "
-                f"{anchors.n_solves} exact solves (estimated relative error of the values "
+                f"{anchors.t.size} anchors (estimated relative error of the values "
                 f"{ev.max():.1e}, of the derivative {ed.max():.1e}); Z(t) may be singular or "
                 "nearly so inside the range",
                 InterpolationWarning,
@@ -171,6 +200,9 @@ class MagnitudeFunction:
         its local scale); zero where every scale was solved exactly.
     anchor_scales : ndarray
         Where exact solves were made; ``n_solves`` counts them.
+    solver : str
+        ``"reduced basis"`` (few exact solves span the weighting over the whole range) or
+        ``"exact anchors"`` (an exact solve at every anchor); see `magnitude_function`.
     """
 
     scales: np.ndarray
@@ -183,6 +215,7 @@ class MagnitudeFunction:
     n_points: int
     rtol: float
     _poly: BPoly | None
+    solver: str = "exact anchors"
 
     @property
     def n_solves(self) -> int:
@@ -290,15 +323,45 @@ class MagnitudeFunction:
         )
 
 
-def _function_from_anchors(space, scales, method, rtol):
-    """Anchors and interpolant covering ``scales`` (sorted; 0 allowed first)."""
+def _reduced_model_for(space: MetricSpace, method: str):
+    """A reduced-basis model where it applies, else None (exact anchors are used)."""
+    if not (
+        method == "auto"
+        and space.known_positive_definite
+        and not space.has_infinite_distances
+        and space.n_distinct >= _REDUCED_MIN_POINTS
+    ):
+        return None
+    from ._reduced import ReducedModel
+
+    return ReducedModel(space.distances)
+
+
+def _function_from_anchors(space, scales, method, rtol, model=None):
+    """Anchors and interpolant covering ``scales`` (sorted; 0 allowed first).
+
+    Returns (anchors, value error estimates, derivative error estimates, interpolant).
+    """
     hi = float(scales[-1])
     lo = float(scales[scales > 0][0])
     if scales[0] == 0.0:
-        # the stretch [0, lo] is bridged from |0X| = 1 to the first anchor: keep it short
-        lo = min(lo, 1e-5 * hi)
-    anchors = _Anchors(space, method)
-    t, d, ev, ed = _build(anchors, lo, hi, rtol)
+        # the stretch [0, lo] is bridged from |0X| = 1 to the first anchor: keep it short,
+        # in the range (t diam(X) <= 1e-4) and relative to the top
+        diam = float(np.max(space.distances[np.isfinite(space.distances)]))
+        lo = min(lo, 1e-5 * hi, 1e-4 / diam if diam > 0 else lo)
+    model_ev = model_ed = 0.0
+    if model is not None:
+        from ._reduced import MAX_DEGREE, chebyshev_degree, refine
+
+        if chebyshev_degree(hi * model.h) > MAX_DEGREE:
+            model = None  # the expansion would cost more than exact anchors
+        else:
+            # half the tolerance for the model, half for the interpolation between anchors
+            model_ev, model_ed = refine(model, lo, hi, 0.5 * rtol, extra=scales[scales > 0])
+            model.release()
+    anchors = _Anchors(space, method, model, hi)
+    t, d, ev, ed = _build(anchors, lo, hi, rtol if model is None else 0.5 * rtol)
+    ev, ed = ev + model_ev, ed + model_ed
     if scales[0] == 0.0:
         poly = BPoly.from_derivatives(np.concatenate([[0.0], t]), [[1.0], *d])
         # error of the bridge: the anchor's Taylor polynomial, taken back to t = 0
@@ -325,11 +388,13 @@ def magnitude_function(
     ----------
     X : array_like, networkx.Graph or MetricSpace
         As in `metric_magnitude.magnitude`.
-    scales : "auto" or array_like of shape (k,)
+    scales : "auto", "linear" or array_like of shape (k,)
         ``"auto"``: ``n_scales`` scales spaced geometrically from ``t_conv / 1000`` to the
-        convergence scale ``t_conv`` where |tX| = q n (`convergence_scale`). An
-        array is honoured exactly: finite, strictly increasing, positive (0 is allowed as
-        the first scale, with value 1, as magnipy does).
+        convergence scale ``t_conv`` where |tX| = q n (`convergence_scale`).
+        ``"linear"``: magnipy's grid, ``np.linspace(0, t_conv, n_scales)``; the same as
+        passing that array after `convergence_scale`, but one call, which reuses the
+        search's factorisations. An array is honoured exactly: finite, strictly increasing,
+        positive (0 is allowed as the first scale, with value 1, as magnipy does).
     metric : str or callable, default="euclidean"
     n_scales : int, default=100
         Number of scales for ``scales="auto"``.
@@ -338,7 +403,9 @@ def magnitude_function(
     rtol : float, default=1e-8
         Relative accuracy of the values (and of the derivative, relative to its size).
     method : str, default="auto"
-        Solver used at the anchors, as in `metric_magnitude.magnitude`.
+        ``"auto"`` uses the reduced-basis engine where it applies (module docstring);
+        any other method name solves exactly at every anchor with that solver, as in
+        `metric_magnitude.magnitude`.
 
     Returns
     -------
@@ -356,25 +423,42 @@ def magnitude_function(
     True
     >>> bool(abs(f(2.5) - (1 + 6 * np.tanh(2.5 / 4))) < 1e-7)
     True
+
+    A larger cloud goes through the reduced basis: magnipy's 100-scale grid, convergence
+    search included, from a handful of factorisations.
+
+    >>> X = np.random.default_rng(0).normal(size=(300, 10))
+    >>> g = mm.magnitude_function(X, "linear")
+    >>> g.solver, g.n_solves <= 8, g.error_estimate <= 1e-8
+    ('reduced basis', True, True)
+    >>> exact = mm.magnitude(X, g.scales[1:])
+    >>> bool(np.max(np.abs(g.values[1:] / exact - 1)) <= g.error_estimate)
+    True
     """
-    from .scales import convergence_scale
+    from .scales import _check_q, _convergence_scale_and_model
 
     if not (isinstance(rtol, int | float) and 1e-14 <= rtol < 1):
         raise InvalidInputError(f"rtol must be a number in [1e-14, 1), got {rtol!r}")
     space = as_space(X, metric)
+    model = None
     if isinstance(scales, str):
-        if scales != "auto":
-            raise InvalidInputError(f"scales must be 'auto' or an array, got {scales!r}")
+        if scales not in ("auto", "linear"):
+            raise InvalidInputError(
+                f"scales must be 'auto', 'linear' or an array, got {scales!r}"
+            )
         if not (isinstance(n_scales, int | np.integer) and n_scales >= 2):
             raise InvalidInputError(f"n_scales must be an integer >= 2, got {n_scales!r}")
-        t_conv = convergence_scale(space, q=q, method=method)
+        t_conv, model = _convergence_scale_and_model(space, _check_q(q), method, 1e-12)
         if t_conv == 0.0:
             raise InvalidInputError(
                 f"q n = {q!r} * {space.n_distinct} <= 1, and |tX| >= 1 at every scale (a space "
                 "with one distinct point has magnitude 1): there is no convergence scale to "
                 "end the automatic range; raise q or pass scales explicitly"
             )
-        arr = np.geomspace(t_conv / 1000.0, t_conv, int(n_scales))
+        if scales == "auto":
+            arr = np.geomspace(t_conv / 1000.0, t_conv, int(n_scales))
+        else:
+            arr = np.linspace(0.0, t_conv, int(n_scales))
     else:
         arr, _ = check_scales_with_zero(scales, increasing=True)
     positive = arr[arr > 0]
@@ -386,7 +470,9 @@ def magnitude_function(
         return MagnitudeFunction(
             arr, vals, ders, 0.0, 0.0, anchors.t, anchors.d, space.n_points, rtol, None
         )
-    anchors, ev, ed, poly = _function_from_anchors(space, arr, method, rtol)
+    if model is None:
+        model = _reduced_model_for(space, method)
+    anchors, ev, ed, poly = _function_from_anchors(space, arr, method, rtol, model)
     vals = poly(arr)
     vals[arr == 0] = 1.0
     ders = poly(arr, 1)
@@ -396,11 +482,11 @@ def magnitude_function(
         ders,
         float(ev.max(initial=0.0)),
         float(ed.max(initial=0.0)),
-        anchors.t,
-        anchors.d,
+        *anchors.solved,
         space.n_points,
         rtol,
         poly,
+        "exact anchors" if anchors.model is None else "reduced basis",
     )
 
 

@@ -128,14 +128,34 @@ def convergence_scale(
             f"algorithm must be 'newton' or 'magnipy', got {algorithm!r}"
         )
     space = as_space(X, metric)
+    if algorithm == "magnipy":
+        if q * space.n_distinct <= 1:
+            return 0.0
+        return _magnipy_search(_evaluator(space, method), q * space.n_distinct)
+    return _convergence_scale_and_model(space, q, method, rtol)[0]
+
+
+def _convergence_scale_and_model(space: MetricSpace, q: float, method: str, rtol: float):
+    """(t_conv, the reduced-basis model built on the way or None), ``algorithm="newton"``.
+
+    Positive definite spaces large enough for `function._reduced_model_for` search with
+    snapshots and the model's lower bound (`_reduced.convergence_search`), and hand the model
+    on so that `magnitude_function` reuses its snapshots; others use exact solves.
+    """
+    from .function import _reduced_model_for
+
     n = space.n_distinct
     if q * n <= 1:  # |tX| >= 1 = |0X| already (one point, or q <= 1/n)
-        return 0.0
+        return 0.0, None
     target = q * n
-    f = _evaluator(space, method)
-    if algorithm == "magnipy":
-        return _magnipy_search(f, target)
-    return _newton_search(f, target, _start_scale(space), rtol)
+    model = _reduced_model_for(space, method)
+    if model is not None:
+        from ._reduced import convergence_search
+
+        t = convergence_search(model, target, _start_scale(space), rtol)
+        if t is not None:
+            return t, model
+    return _newton_search(_evaluator(space, method), target, _start_scale(space), rtol), None
 
 
 def _start_scale(space: MetricSpace) -> float:
