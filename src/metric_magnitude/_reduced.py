@@ -298,10 +298,10 @@ def convergence_search(model: ReducedModel, target: float, t: float, rtol: float
     Bracketing steps up from ``t`` (or down by decades) with snapshots, each step guessed from
     the snapshot's exact slope (a power law through it, at most a decade). An upper end needs
     no factorisation when the model's lower bound f_V <= |tX| already reaches the target there.
-    Inside the bracket, the root of the cubic Taylor polynomial of the last snapshot below the
-    target gives the next snapshot; from there Halley steps on exact (snapshot) or model data
-    (exact passes over Z(t), no factorisation) converge, and the search stops when the model's
-    error estimate at the root moves t by less than ``rtol``. Returns None where no bracket is
+    Inside the bracket, Halley steps on the model (exact passes over Z(t), no factorisation)
+    find its root to about 1e-3, where the next snapshot goes; from there Halley steps on
+    exact (snapshot) or model data converge, and the search stops when the model's error
+    estimate at the root moves t by less than ``rtol``. Returns None where no bracket is
     found (the caller warns).
     """
     model.add(t)
@@ -326,9 +326,18 @@ def convergence_search(model: ReducedModel, target: float, t: float, rtol: float
             model.add(t)
     if lo is None or hi is None:
         return None
-    t = _taylor_root(model.exact[lo], target, lo, hi)
-    if t in model.exact:  # already a snapshot: nothing new to add
-        t = float(np.sqrt(lo * hi))
+    # the model's root to about 1e-3 (Halley on exact passes, no factorisation); it is an
+    # upper end where the model is a lower bound, and the next snapshot goes there
+    t = hi
+    for _ in range(_MAX_NEWTON):
+        data = model.exact[t] if t in model.exact else model.direct(t)
+        t_new = t + _halley_step(data, target)
+        if not (lo < t_new <= hi):
+            t_new = float(np.sqrt(lo * hi))
+        done = abs(t_new - t) <= 1e-3 * t
+        t = t_new
+        if done:
+            break
     model.add(t)
     for _ in range(_MAX_NEWTON):
         data = model.exact[t] if t in model.exact else model.direct(t)
@@ -352,15 +361,6 @@ def convergence_search(model: ReducedModel, target: float, t: float, rtol: float
             model.add(t_new)  # the model is far from converged here
         t = t_new
     return t
-
-
-def _taylor_root(d: np.ndarray, target: float, lo: float, hi: float) -> float:
-    """Root in (lo, hi) of the cubic Taylor polynomial of f at lo (else the midpoint in log)."""
-    coef = [d[3] / 6.0, d[2] / 2.0, d[1], d[0] - target]
-    roots = np.roots(coef)
-    real = roots[np.isreal(roots)].real + lo
-    inside = real[(real > lo) & (real < hi)]
-    return float(inside.min()) if inside.size else float(np.sqrt(lo * hi))
 
 
 def _halley_step(d: np.ndarray, target: float) -> float:
