@@ -1,6 +1,7 @@
 """Structured closed forms (lines, l1 lattices) and the truncated sparse solver.
 
-Oracles: the dense solvers (mm.magnitude / mm.weights, themselves checked against mpmath in
+Oracles: the dense solvers (called directly: mm.magnitude itself now picks these solvers for
+lines, lattices and large scales; the dense ones are checked against mpmath in
 test_accuracy.py), 50-digit mpmath closed forms (oracles.py) and dense eigenvalues.
 """
 
@@ -18,6 +19,7 @@ from oracles import max_norm_rel_err, rel_err
 
 import metric_magnitude as mm
 from metric_magnitude.exceptions import InsufficientMemoryError, InvalidInputError
+from metric_magnitude.solvers import solve_dense
 from metric_magnitude.solvers.sparse import (
     BoundNotCertifiedWarning,
     SparseTooDenseError,
@@ -45,7 +47,26 @@ def _rng(seed=0):
 
 
 def _dense(X, t, metric="euclidean", order=1):
-    return mm.solve(X, t, metric=metric, derivative=order)[1]
+    """The dense solvers (Cholesky, the small-t form, LDL^T), never the structured or sparse
+    ones that mm.solve picks by itself for lines, lattices and large scales."""
+    space = mm.MetricSpace(X, metric=metric)
+    scales = np.atleast_1d(np.asarray(t, dtype=float))
+    return solve_dense(space.distances, scales, derivative=order,
+                       known_positive_definite=space.known_positive_definite)
+
+
+def _dense_magnitude(X, t, metric="euclidean"):
+    m = _dense(X, t, metric, order=0).magnitude
+    return float(m[0]) if np.ndim(t) == 0 else m
+
+
+def _dense_weights(X, t, metric="euclidean"):
+    """Dense weights of the input points (copies sharing), as mm.weights returns them."""
+    space = mm.MetricSpace(X, metric=metric)
+    res = solve_dense(space.distances, np.atleast_1d(np.asarray(t, dtype=float)),
+                      known_positive_definite=space.known_positive_definite)
+    W = space.expand_weights(res.weights)
+    return W[0] if np.ndim(t) == 0 else W
 
 
 def _line_points(n=40, seed=0):
@@ -131,7 +152,7 @@ def test_line_duplicates_share_weight():
     t = 0.8
     assert line_magnitude(x, t) == pytest.approx(line_magnitude([0.0, 1.0, 3.0], t), rel=1e-15)
     w = line_weights(x, t)
-    np.testing.assert_allclose(w, mm.weights(x[:, None], t), rtol=1e-13)
+    np.testing.assert_allclose(w, _dense_weights(x[:, None], t), rtol=1e-13)
     assert w[1] == w[2] == w[5]
     assert w.sum() == pytest.approx(line_magnitude(x, t), rel=1e-14)
 
@@ -143,7 +164,7 @@ def test_line_scale_arrays_and_shapes():
     assert line_weights(x, t).shape == (3, 10)
     assert isinstance(line_magnitude(x, 1.0), float)
     assert line_weights(x.reshape(-1, 1), 1.0).shape == (10,)
-    np.testing.assert_allclose(line_magnitude(x, t), mm.magnitude(x[:, None], t), rtol=1e-12)
+    np.testing.assert_allclose(line_magnitude(x, t), _dense_magnitude(x[:, None], t), rtol=1e-12)
 
 
 def test_line_small_cases():
@@ -185,9 +206,9 @@ def test_collinear_points_in_space_match_dense(metric):
     for t in [0.01, 1.0, 40.0]:
         res = structured_solve(X, t, metric=metric)
         assert res is not None and res.methods == ("line",)
-        ref_m = mm.magnitude(X, t, metric=metric)
+        ref_m = _dense_magnitude(X, t, metric=metric)
         assert abs(res.magnitude[0] - ref_m) <= 1e-12 * ref_m
-        ref_w = mm.weights(X, t, metric=metric)
+        ref_w = _dense_weights(X, t, metric=metric)
         assert np.abs(res.weights[0] - ref_w).max() <= 1e-11 * np.abs(ref_w).max()
 
 
@@ -196,7 +217,7 @@ def test_collinear_far_from_origin_and_million_points():
     X = np.c_[1.0 + s, 2.0 + 2 * s, -3.0 - s]
     assert is_collinear(X)
     res = structured_solve(X, 3.0)
-    assert abs(res.magnitude[0] - mm.magnitude(X, 3.0)) <= 1e-12 * res.magnitude[0]
+    assert abs(res.magnitude[0] - _dense_magnitude(X, 3.0)) <= 1e-12 * res.magnitude[0]
     x = _rng(6).random(10**6)
     u = np.array([0.6, 0.8, 0.0])
     res = structured_solve(x[:, None] * u, 500.0)  # closest pair ~1e-12 apart
@@ -273,7 +294,7 @@ def test_grid_general_spacing_3d_shuffled_with_copies():
         ref = _dense(X, t, "cityblock", order=3)
         assert res.magnitude[0] == pytest.approx(ref.magnitude[0], rel=1e-12)
         np.testing.assert_allclose(res.derivative[0], ref.derivative[0], rtol=1e-10)
-        wd = mm.weights(X, t, metric="cityblock")
+        wd = _dense_weights(X, t, metric="cityblock")
         assert np.abs(grid_weights(X, t) - wd).max() <= 1e-10 * np.abs(wd).max()
         assert grid_magnitude(X, t) == pytest.approx(ref.magnitude[0], rel=1e-12)
         # weights are outer products of the per-axis line weights
@@ -324,7 +345,7 @@ def _check_sparse(X, t, metric="euclidean", rtol=1e-8, **kw):
     assert res.lower - slack <= m <= res.upper + slack
     assert abs(res.magnitude - m) <= res.bound * m + slack
     assert res.certified and res.bound <= rtol
-    wref = mm.weights(X, t, metric=metric)
+    wref = _dense_weights(X, t, metric=metric)
     assert np.linalg.norm(res.weights - wref) <= res.weights_error + 1e-12
     return res, m
 
@@ -367,7 +388,7 @@ def test_sparse_duplicates_and_splu_solver():
     assert res.n_distinct == 400
     assert res.magnitude == pytest.approx(ref.magnitude, rel=1e-12)
     assert res.weights[0] == pytest.approx(res.weights[400], rel=1e-15)
-    np.testing.assert_allclose(res.weights, mm.weights(Xd, 300.0), atol=res.weights_error)
+    np.testing.assert_allclose(res.weights, _dense_weights(Xd, 300.0), atol=res.weights_error)
 
 
 def test_lambda_min_lower_bound_is_valid_and_sharp():
@@ -385,7 +406,7 @@ def test_sparse_uncertifiable_tolerance_warns_with_valid_bounds():
     X = _rng(15).standard_normal((500, 2))
     with pytest.warns(BoundNotCertifiedWarning, match="not certified"):
         res = sparse_solve(X, 200.0, rtol=1e-17)
-    m = mm.magnitude(X, 200.0)
+    m = _dense_magnitude(X, 200.0)
     assert not res.certified
     assert res.lower - 1e-13 * m <= m <= res.upper + 1e-13 * m
 
@@ -418,3 +439,73 @@ def test_sparse_input_checks_and_trivial_cases():
     one = sparse_solve(np.zeros((3, 2)), 5.0)
     assert one.magnitude == 1.0 and one.weights.tolist() == pytest.approx([1 / 3] * 3)
     assert truncation_threshold(101, 8e-6) == pytest.approx(1e-8)
+
+
+# ---------------------------------------------------------------- memory estimated first
+
+
+def test_lambda_min_lower_bound_fits_its_pairs_in_memory(monkeypatch):
+    from metric_magnitude.solvers import sparse
+
+    # 100,000 points in R^3 at t = 34: the default radius holds about 1.6e9 pairs (175 GB),
+    # which used to end in a raw MemoryError (std::bad_alloc inside cKDTree.query_pairs)
+    X = _rng(19).standard_normal((100_000, 3))
+    monkeypatch.setattr(sparse, "available_memory", lambda: 200 * 2**20)
+    start = time.perf_counter()
+    low = lambda_min_lower_bound(X, 34.0)  # the radius shrinks to fit 100 MB of pairs
+    assert time.perf_counter() - start < 20.0
+    assert 0.0 < low < 1.0
+    with pytest.raises(InsufficientMemoryError, match=r"radius = 1 .*pass radius=0\.\d+ or less"):
+        lambda_min_lower_bound(X, 34.0, radius=1.0)
+    monkeypatch.setattr(sparse, "available_memory", lambda: 2**20)
+    with pytest.raises(InsufficientMemoryError, match="median nearest-neighbour distance"):
+        lambda_min_lower_bound(X, 34.0)
+
+
+def test_lambda_min_lower_bound_with_a_shrunken_radius_is_still_valid(monkeypatch):
+    from scipy.spatial import cKDTree
+
+    from metric_magnitude.solvers import sparse
+
+    X = _rng(20).standard_normal((700, 3))
+    t = 1.0
+    lam = np.linalg.eigvalsh(np.exp(-t * mm.distance_matrix(X)))[0]
+    full = lambda_min_lower_bound(X, t)
+    radii = []
+    bound_within = sparse._bound_within
+
+    def spy(tree, P, t, r, tail_power):
+        radii.append(r)
+        return bound_within(tree, P, t, r, tail_power)
+
+    monkeypatch.setattr(sparse, "_bound_within", spy)
+    # room for about 2,000 pairs: fewer than the default radius holds
+    monkeypatch.setattr(sparse, "available_memory", lambda: 2 * 2_000 * 112)
+    small = lambda_min_lower_bound(X, t)
+    assert len(cKDTree(X).query_pairs(max(radii))) <= 2_000
+    assert 0.9 * full <= small <= full <= lam  # the near pairs matter most
+
+
+def test_sparse_solve_estimates_memory_before_building(monkeypatch):
+    from metric_magnitude.solvers import sparse
+
+    X = _rng(21).standard_normal((3000, 3))
+    monkeypatch.setattr(sparse, "available_memory", lambda: 10**6)
+
+    def build(*args):
+        raise AssertionError("built although the estimate did not fit")
+
+    monkeypatch.setattr(sparse, "_build", build)
+    with pytest.raises(InsufficientMemoryError, match=r"needs about .* GiB .* per row"):
+        sparse_solve(X, 60.0)
+
+
+def test_sparse_lu_out_of_memory_is_reported(monkeypatch):
+    from metric_magnitude.solvers import sparse
+
+    def out_of_memory(B):
+        raise MemoryError
+
+    monkeypatch.setattr(sparse, "_splu_solve", out_of_memory)
+    with pytest.raises(InsufficientMemoryError, match="solver='cg'"):
+        sparse_solve(_rng(22).random((300, 2)), 300.0, solver="splu")

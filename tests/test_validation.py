@@ -333,7 +333,8 @@ def test_insufficient_memory_names_largest_n(monkeypatch, n_max):
     avail = _validation.available_memory()
     # n_max is really the largest n that fits
     assert DENSE_MATRICES * 8 * n_max**2 <= avail < DENSE_MATRICES * 8 * (n_max + 1) ** 2
-    X = np.arange(n_max + 1, dtype=float).reshape(-1, 1)
+    x = np.arange(n_max + 1, dtype=float)
+    X = np.c_[x, x**2]  # not collinear: points on a line need no n x n matrix
     with pytest.raises(mm.InsufficientMemoryError, match=rf"n may be at most about {n_max}\b"):
         mm.magnitude(X, 1.0)
     mm.magnitude(X[:n_max], 1.0)  # and n_max itself passes the check
@@ -344,7 +345,7 @@ def test_insufficient_memory_every_input_kind(monkeypatch, func):
     _fake_memory(monkeypatch, 10)
     X = np.arange(40, dtype=float).reshape(-1, 1)
     with pytest.raises(mm.InsufficientMemoryError, match=r"n = 40 points.*at most about 10\b"):
-        func(X)
+        func(np.c_[X, X**2])  # not collinear: points on a line need no n x n matrix
     with pytest.raises(mm.InsufficientMemoryError, match=r"n = 40 points.*at most about \d+\b"):
         func(np.abs(X - X.T), metric="precomputed")
     with pytest.raises(mm.InsufficientMemoryError, match=r"n = 40 points.*at most about 10\b"):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
-from ._validation import available_memory, check_scales
-from .exceptions import InvalidInputError
+from ._validation import available_memory, check_dense_memory, check_scales
+from .exceptions import CertificationError, InsufficientMemoryError, InvalidInputError
 from .solvers import METHODS, MagnitudeResult, solve_dense
 from .solvers.dense import _similarity
 from .spaces import DENSE_MATRICES, Metric, MetricSpace, as_space
@@ -13,16 +15,42 @@ from .spaces import DENSE_MATRICES, Metric, MetricSpace, as_space
 __all__ = ["magnitude", "magnitude_derivative", "solve", "spread", "weights"]
 
 
-# matrix-free methods (metric_magnitude.solvers.iterative), besides the dense METHODS
-ITERATIVE_METHODS = ("cg",)
+# Methods besides the dense METHODS; none of them forms an n x n matrix of points.
+# Certified to rtol (metric_magnitude.solvers.iterative and .sparse):
+ITERATIVE_METHODS = ("cg", "sparse")
+# Exact closed forms (metric_magnitude.solvers.structured); "structured" is either:
+STRUCTURED_METHODS = ("structured", "line", "grid")
+LARGE_N_METHODS = ITERATIVE_METHODS + STRUCTURED_METHODS
+
+# method="auto" tries the sparse truncation at a scale only for at least this many distinct
+# points, and only where a sample estimates that the truncated Z(t) keeps at most this
+# fraction of its entries: the first where the dense solver is the alternative, the others
+# where cg is (with its numba kernel, and with numpy alone). Measured (docs/large-n.md, "How
+# auto chooses"): the sparse solver beats the dense Cholesky up to a kept fraction of about
+# 0.3 at n = 1,000, 0.4 at 2,000, 0.45 at 5,000 and beyond 0.2 (6x faster there) at 10,000;
+# it breaks even with cg near 0.035 at n = 10,000 and 20,000 (numba kernel; 0.1 at 5,000),
+# and near 0.2 and 0.14 with the numpy kernel. Under 2,000 points every method takes well
+# under 0.2 s and the dense result is exact.
+_SPARSE_MIN_N = 2000
+_SPARSE_MAX_DENSITY = 0.3
+_SPARSE_MAX_DENSITY_VS_CG = {"numba": 0.03, "numpy": 0.1}
+_SPARSE_METRICS = {"euclidean", "l2", "cityblock", "manhattan", "l1"}
+_DEFAULT_RTOL = 1e-8  # certified relative gap of the cg and sparse paths
 
 
 def _check_method(method: str) -> None:
-    if method not in METHODS and method not in ITERATIVE_METHODS:
+    if method not in METHODS and method not in LARGE_N_METHODS:
         raise InvalidInputError(
             f"unknown method {method!r}; choose one of "
-            f"{', '.join(map(repr, METHODS + ITERATIVE_METHODS))}"
+            f"{', '.join(map(repr, METHODS + LARGE_N_METHODS))}"
         )
+
+
+def _n_rows(space: MetricSpace) -> int:
+    """Distinct rows the solvers see now (without computing distances)."""
+    if space._distances is not None:
+        return int(space._distances.shape[0])
+    return int(space._points.shape[0])
 
 
 def _dense_does_not_fit(space: MetricSpace) -> bool:
@@ -33,10 +61,106 @@ def _dense_does_not_fit(space: MetricSpace) -> bool:
     return DENSE_MATRICES * 8.0 * n * n > available_memory()
 
 
+def _points_metric(space: MetricSpace) -> str | None:
+    """The metric's lower-case name when the space is points under a named metric."""
+    if space._points is None or not isinstance(space.metric, str):
+        return None
+    return space.metric.lower()
+
+
+def _check_output_memory(space: MetricSpace, k: int, weights: bool) -> None:
+    """The k x n weights (distinct rows, then input points) must fit as well."""
+    if weights:
+        need = 8.0 * k * (_n_rows(space) + space.n_points)
+        if need > available_memory():
+            raise InsufficientMemoryError(
+                f"the weights at {k} scales of {space.n_points} points need about "
+                f"{need / 2**30:.1f} GiB but only {available_memory() / 2**30:.1f} GiB is "
+                "available; ask for fewer scales at a time, or for the magnitude alone "
+                "(mm.magnitude, or weights=False)"
+            )
+
+
+def _solve_structured(space, scales, method, weights, derivative) -> MagnitudeResult | None:
+    """The exact closed forms for a line or an l1 lattice, or None if X is neither."""
+    from .solvers.structured import _solve_structured as solve_structured
+
+    name = _points_metric(space)
+    if name is None:
+        return None
+    kinds = ("grid", "line") if method in ("auto", "structured") else (method,)
+    return solve_structured(space._points, scales, name, weights, int(derivative), kinds)
+
+
+def _structured_error(space: MetricSpace, method: str) -> InvalidInputError:
+    what = {
+        "line": "collinear points under the euclidean, cityblock or chebyshev metric",
+        "grid": "a full rectangular lattice of points under the cityblock metric",
+        "structured": "collinear points (euclidean, cityblock or chebyshev metric) or a full "
+        "rectangular lattice (cityblock metric)",
+    }[method]
+    got = (
+        "a distance matrix or a graph"
+        if space._points is None
+        else f"points (metric {space.metric!r}) that are not"
+    )
+    return InvalidInputError(
+        f"method={method!r} needs {what}; X is {got}. Use method='auto', which detects "
+        "them and otherwise picks a general solver (see docs/large-n.md for the collinearity "
+        "and lattice tests)"
+    )
+
+
+def _auto_plan(space: MetricSpace, scales: np.ndarray, derivative, rtol: float) -> list:
+    """The solver method="auto" uses at each scale: "dense", "sparse" or "cg"."""
+    k = scales.shape[0]
+    fits = not _dense_does_not_fit(space)
+    if derivative or not space.known_positive_definite:
+        if not fits:
+            check_dense_memory(  # raises, naming how large n may be
+                space._points.shape[0],
+                DENSE_MATRICES,
+                what="method='auto' with "
+                + ("derivatives (only the dense solver computes them for such points)"
+                   if derivative else f"the metric {space.metric!r} (not of negative type, "
+                   "so only the dense solver applies)"),
+            )
+        return ["dense"] * k
+    plan = ["dense" if fits else "cg"] * k
+    name = _points_metric(space)
+    n = _n_rows(space)
+    if name in _SPARSE_METRICS and n >= _SPARSE_MIN_N:
+        from .solvers.sparse import _Planner
+
+        planner = _Planner(space._points, name)
+        budget = 0.8 * available_memory()
+        max_density = (
+            _SPARSE_MAX_DENSITY
+            if fits
+            else _SPARSE_MAX_DENSITY_VS_CG["numba" if _has_numba() else "numpy"]
+        )
+        # fewer entries are kept at larger scales: stop at the first scale (going down) that
+        # is too dense or too large
+        for i in np.argsort(-scales, kind="stable"):
+            density, need = planner.estimate(float(scales[i]), rtol)
+            if density > max_density or need > budget:
+                break
+            plan[i] = "sparse"
+    return plan
+
+
+def _has_numba() -> bool:
+    """Whether cg can use its compiled kernel (numba installed), without importing it."""
+    import importlib.util
+
+    return importlib.util.find_spec("numba") is not None
+
+
 def _solve_cg(space: MetricSpace, scales: np.ndarray, rtol, weights: bool) -> MagnitudeResult:
     from .solvers.iterative import solve_iterative
 
-    res = solve_iterative(space, scales, rtol=1e-8 if rtol is None else rtol, weights=weights)
+    res = solve_iterative(space, scales, rtol=_DEFAULT_RTOL if rtol is None else rtol,
+                          weights=weights)
     k = scales.shape[0]
     return MagnitudeResult(
         scales,
@@ -50,9 +174,124 @@ def _solve_cg(space: MetricSpace, scales: np.ndarray, rtol, weights: bool) -> Ma
     )
 
 
+def _solve_sparse_scale(space: MetricSpace, t: float, rtol: float, weights: bool):
+    """One scale by the truncated sparse solver; CertificationError when rtol is not met."""
+    from .exceptions import BoundNotCertifiedWarning
+    from .solvers.sparse import sparse_solve
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BoundNotCertifiedWarning)  # raised below instead
+        res = sparse_solve(space._points, t, metric=space.metric, rtol=rtol, weights=weights)
+    if not res.certified:
+        why = (
+            "no positive lower bound on lambda_min(Z(t)) could be established"
+            if not np.isfinite(res.upper)
+            else f"the certified relative error is {res.bound:.1e}"
+        )
+        raise CertificationError(
+            f"magnitude at t = {t!r} not certified to rtol = {rtol:g} by the sparse "
+            f"method: {why}. Best certified bounds: {res.lower!r} <= |tX| <= {res.upper!r} "
+            f"(estimate {res.magnitude!r}); use method='cg' or a dense method, or a larger "
+            "rtol",
+            scale=t,
+            lower=res.lower,
+            upper=res.upper,
+            estimate=res.magnitude,
+            iterations=res.iterations,
+            reason="no_eigenvalue_bound" if not np.isfinite(res.upper) else "sparse_bound",
+        )
+    return res
+
+
+def _remap_rows(W: np.ndarray, old_inverse: np.ndarray, new_inverse: np.ndarray, m: int):
+    """Weights of old distinct rows -> rows after the dense path merged some of them.
+
+    The dense path merges rows whose computed distance is at rounding level (4 eps times the
+    diameter); a merged row's weight is the sum of its members', as the weighting of a
+    pseudometric space would have it.
+    """
+    first = np.zeros(W.shape[-1], dtype=np.int64)
+    first[old_inverse] = np.arange(old_inverse.shape[0])  # an input row of each old row
+    target = new_inverse[first]
+    out = np.zeros((*W.shape[:-1], m))
+    np.add.at(out, (..., target), W)
+    return out
+
+
+def _run_plan(space, scales, plan, dense_method, weights, derivative, rtol, auto):
+    """Solve each scale by the method of ``plan`` and put the results together in order."""
+    k = scales.shape[0]
+    mag = np.empty(k)
+    mag1 = np.empty(k)
+    rcond = np.empty(k)
+    pd = np.ones(k, dtype=bool)
+    used = [""] * k
+    deriv = None
+    rows: dict[int, np.ndarray] = {}  # scale index -> weights of the distinct rows
+
+    def run_dense(idx):
+        nonlocal deriv
+        res = solve_dense(
+            space.distances,  # the n x n matrix: only on this path
+            scales[idx],
+            method=dense_method,
+            weights=weights,
+            derivative=derivative,
+            known_positive_definite=space.known_positive_definite,
+            has_infinite_distances=space.has_infinite_distances,
+        )
+        if res.derivative is not None:
+            if deriv is None:
+                deriv = np.empty((k, *res.derivative.shape[1:]))
+            deriv[idx] = res.derivative
+        return res
+
+    def store(idx, res):
+        mag[idx], mag1[idx], rcond[idx] = res.magnitude, res.magnitude_minus_one, res.rcond
+        pd[idx] = res.positive_definite
+        for j, i in enumerate(idx):
+            used[i] = res.methods[j]
+            if weights:
+                rows[i] = res.weights[j]
+
+    dense = [i for i in range(k) if plan[i] == "dense"]
+    if dense:  # first: computing the distances may merge rows, which the others then use
+        store(dense, run_dense(dense))
+    later_dense, cg = [], [i for i in range(k) if plan[i] == "cg"]
+    fits = not _dense_does_not_fit(space)
+    for i in (i for i in range(k) if plan[i] == "sparse"):
+        t = float(scales[i])
+        try:
+            res = _solve_sparse_scale(space, t, rtol, weights)
+        except (CertificationError, InvalidInputError):
+            # auto: the bounds were too weak, or the sample's estimate was off (after the
+            # fact, SparseTooDenseError or InsufficientMemoryError): the next method in line
+            if not auto:
+                raise
+            (later_dense if fits else cg).append(i)
+            continue
+        mag[i], mag1[i] = res.magnitude, res.magnitude - 1.0
+        rcond[i], used[i] = res.rcond_bound, "sparse"
+        if weights:
+            rows[i] = res.weights
+    if later_dense:
+        before = space._inverse
+        m_before = _n_rows(space)
+        store(later_dense, run_dense(later_dense))
+        if weights and _n_rows(space) != m_before:
+            for i in rows.keys() - set(later_dense):
+                rows[i] = _remap_rows(rows[i], before, space._inverse, _n_rows(space))
+    if cg:
+        cg = sorted(cg)
+        store(cg, _solve_cg(space, scales[cg], rtol, weights))
+    W = np.stack([rows[i] for i in range(k)]) if weights else None
+    return MagnitudeResult(scales, mag, mag1, W, deriv, tuple(used), rcond, pd)
+
+
 def _expand_weights(space: MetricSpace, res: MagnitudeResult) -> np.ndarray:
-    if "cg" in res.methods and space._distances is None:
-        # the matrix-free path never computed distances: expand over the merged copies only
+    if space._distances is None:
+        # no path computed distances: expand over the merged copies only (MetricSpace's
+        # own expansion would compute the n x n distances to find them)
         inverse = space._inverse
         return (res.weights / np.bincount(inverse))[..., inverse]
     return space.expand_weights(res.weights)
@@ -72,50 +311,100 @@ def solve(
 
     The lower-level entry point behind `magnitude`, `weights` and
     `magnitude_derivative`: it returns the `MetricSpace` (with the merged
-    duplicates) and a `MagnitudeResult` with the solver used at each scale and its
-    condition estimate.
+    duplicates) and a `MagnitudeResult` with the solver used at each scale
+    (``res.methods``) and its condition estimate.
+
+    ``method="auto"`` chooses, cheapest first (measured crossovers in ``docs/large-n.md``):
+
+    1. ``"line"`` / ``"grid"``: points (not a distance matrix) that are certified collinear
+       under the euclidean, cityblock or chebyshev metric, or that form a full rectangular
+       lattice under the cityblock metric, at any n: exact closed forms in O(n log n)
+       (`metric_magnitude.solvers.structured`), derivatives included.
+    2. ``"sparse"``, per scale: points under the euclidean or cityblock metric, at least
+       2,000 of them, at a scale where a sample of 200 points estimates that the truncated
+       Z(t) keeps at most 30% of its entries (3% where the dense matrices would not fit, so
+       that cg is the alternative; 10% without numba, cg's compiled kernel) and fits in
+       memory
+       (`metric_magnitude.solvers.sparse.sparse_solve`: certified to ``rtol``).
+    3. the dense solvers (``"cholesky"``, ``"small_t"``, ``"ldl"``, see `magnitude`) where
+       their n x n matrices fit in memory;
+    4. ``"cg"`` (matrix-free conjugate gradients with certified bounds,
+       `metric_magnitude.solvers.iterative.solve_iterative`) for points of a negative-type
+       metric whose dense matrices would not fit.
+
+    A sparse scale that cannot be certified after all goes on to 3 or 4. Derivatives come
+    from 1 or 3 only; ``method="cg"`` or ``"sparse"`` with ``derivative=True`` is an
+    error. The dense and structured results are exact to rounding; on the ``"cg"`` and
+    ``"sparse"`` paths ``rtol`` (default 1e-8) is the relative gap certified at every scale,
+    else `CertificationError` is raised with the best bounds found. Every path estimates its
+    memory before allocating and raises `InsufficientMemoryError` when it would not fit. No
+    path but the dense one forms an n x n matrix.
 
     Examples
     --------
+    >>> import numpy as np
     >>> import metric_magnitude as mm
-    >>> space, res = mm.solve([[0.0], [1.0]], [1e-9, 1.0], derivative=True)
+    >>> space, res = mm.solve([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0]], [1e-9, 1.0],
+    ...                       derivative=True)
     >>> res.methods
-    ('small_t', 'small_t')
-    >>> float(res.magnitude_minus_one[0])   # tanh(1e-9 / 2), no cancellation
-    5e-10
-
-    With ``method="cg"`` (matrix-free conjugate gradients with certified bounds on |tX|,
-    `metric_magnitude.solvers.iterative.solve_iterative`), ``rtol`` is the relative
-    gap certified at every scale (default 1e-8); derivatives are not available there.
-    ``method="auto"`` switches to ``"cg"`` for points (of a negative-type metric) whose dense
-    matrices would not fit in memory, and ``res.methods`` says so.
+    ('small_t', 'cholesky')
+    >>> space, res = mm.solve([[0.0], [1.0]], 1e-9)   # a line: the closed form
+    >>> res.methods, float(res.magnitude_minus_one[0])   # tanh(1e-9 / 2), no cancellation
+    (('line',), 5e-10)
+    >>> X = np.random.default_rng(0).standard_normal((2000, 2))
+    >>> space, res = mm.solve(X, [0.5, 300.0], weights=False)   # |tX| close to n at t = 300
+    >>> res.methods
+    ('cholesky', 'sparse')
     """
     _check_method(method)
     scales, _ = check_scales(t)
-    space = as_space(X, metric)
-    if method == "auto" and not derivative and space.known_positive_definite:
-        if _dense_does_not_fit(space):
-            method = "cg"
-    if method == "cg":
-        if derivative:
-            raise InvalidInputError(
-                "method='cg' does not compute derivatives; use method='auto' or 'cholesky'"
-            )
-        return space, _solve_cg(space, scales, rtol, weights)
     if rtol is not None:
         from .solvers.iterative import _check_rtol
 
-        _check_rtol(rtol)  # the dense methods are exact to rounding (about 1e-12)
-    res = solve_dense(
-        space.distances,
-        scales,
-        method=method,
-        weights=weights,
-        derivative=derivative,
-        known_positive_definite=space.known_positive_definite,
-        has_infinite_distances=space.has_infinite_distances,
-    )
-    return space, res
+        rtol = _check_rtol(rtol)
+    space = as_space(X, metric)
+    try:
+        return space, _dispatch(space, scales, method, weights, derivative, rtol)
+    except MemoryError as exc:  # an estimate before an allocation was too optimistic
+        raise InsufficientMemoryError(
+            f"ran out of memory solving for {space.n_points} points at {scales.shape[0]} "
+            f"scale(s) with method={method!r}; subsample the data, ask for fewer scales at a "
+            "time, or use a machine with more memory"
+        ) from exc
+
+
+def _dispatch(space, scales, method, weights, derivative, rtol) -> MagnitudeResult:
+    _check_output_memory(space, scales.shape[0], weights)
+    if method in STRUCTURED_METHODS or method == "auto":
+        res = _solve_structured(space, scales, method, weights, derivative)
+        if res is not None:
+            return res
+        if method != "auto":
+            raise _structured_error(space, method)
+    if method in ITERATIVE_METHODS and derivative:
+        raise InvalidInputError(
+            f"method={method!r} does not compute derivatives; use method='auto' or "
+            "'cholesky'"
+        )
+    if method == "sparse" and _points_metric(space) not in _SPARSE_METRICS:
+        got = "a distance matrix or a graph" if space._points is None else repr(space.metric)
+        raise InvalidInputError(
+            f"method='sparse' needs points under the euclidean or cityblock metric (got "
+            f"{got}); use method='cg' or a dense method"
+        )
+    certified_rtol = _DEFAULT_RTOL if rtol is None else rtol
+    k = scales.shape[0]
+    if method == "auto":
+        plan = _auto_plan(space, scales, derivative, certified_rtol)
+    elif method in ITERATIVE_METHODS:
+        plan = [method] * k
+    else:
+        plan = ["dense"] * k
+    if plan == ["cg"] * k:
+        return _solve_cg(space, scales, rtol, weights)
+    dense_method = method if method in METHODS else "auto"
+    return _run_plan(space, scales, plan, dense_method, weights, derivative, certified_rtol,
+                     method == "auto")
 
 
 def _per_scale(values: np.ndarray, scalar: bool):
@@ -137,19 +426,27 @@ def magnitude(X, t, *, metric: Metric = "euclidean", method: str = "auto",
     metric : str or callable, default="euclidean"
         A `scipy.spatial.distance.cdist` metric name, a callable, or
         ``"precomputed"``.
-    method : {"auto", "cholesky", "small_t", "ldl", "cg"}, default="auto"
-        ``"auto"`` makes one Cholesky factorisation per scale: of Z(t), or where
-        |tX| may be below 2 (spread < 2) of the small-t form (PRIMER section 4), which keeps
-        |tX| - 1 and the weights accurate as t -> 0. A space whose Z(t) is not positive
-        definite gets LDL^T solves and a `NotPositiveDefiniteWarning`. For points
-        whose dense matrices would not fit in memory, ``"auto"`` uses ``"cg"``:
-        matrix-free preconditioned conjugate gradients that never form Z(t) and stop once
-        ``upper - lower <= rtol * lower`` is certified for bounds ``lower <= |tX| <= upper``
-        (``docs/large-n.md``).
+    method : str, default="auto"
+        One of ``"auto"``, ``"cholesky"``, ``"small_t"``, ``"ldl"`` (dense), ``"line"``,
+        ``"grid"``, ``"structured"`` (closed forms), ``"sparse"``, ``"cg"`` (certified).
+        ``"auto"`` picks per scale (the rule is in `solve` and ``docs/large-n.md``): the exact
+        closed forms for points on a line or an l1 lattice (``"line"``, ``"grid"``; any n,
+        O(n log n)); the truncated sparse solver (``"sparse"``) for 2,000 points or more at
+        large scales, where Z(t) is nearly diagonal; else one dense Cholesky factorisation
+        per scale: of Z(t), or where |tX| may be below 2 (spread < 2) of the small-t form
+        (PRIMER section 4), which keeps |tX| - 1 and the weights accurate as t -> 0. A space
+        whose Z(t) is not positive definite gets LDL^T solves and a
+        `NotPositiveDefiniteWarning`. For points whose dense matrices would not fit in
+        memory, ``"auto"`` uses ``"cg"``: matrix-free preconditioned conjugate gradients
+        that never form Z(t). ``"sparse"`` and ``"cg"`` stop once
+        ``upper - lower <= rtol * lower`` is certified for bounds
+        ``lower <= |tX| <= upper`` (``docs/large-n.md``). ``"structured"`` is ``"line"`` or
+        ``"grid"``, whichever applies.
     rtol : float, optional
-        Relative gap ``(upper - lower) / lower`` to certify on the ``"cg"`` path (default
-        1e-8). The dense methods are exact to rounding (about 1e-12 relative,
-        ``docs/accuracy.md``): there ``rtol`` is only checked to be in (0, 1).
+        Relative gap ``(upper - lower) / lower`` to certify on the ``"sparse"`` and ``"cg"``
+        paths (default 1e-8). The dense and structured methods are exact to rounding (about
+        1e-12 relative, ``docs/accuracy.md``): there ``rtol`` is only checked to be in
+        (0, 1).
 
     Returns
     -------
@@ -163,10 +460,12 @@ def magnitude(X, t, *, metric: Metric = "euclidean", method: str = "auto",
     SingularSimilarityError
         Z(t) is singular at a requested scale (the message names the scale).
     InsufficientMemoryError
-        The dense matrices would not fit in available memory.
+        The chosen solver would not fit in the available memory (every path estimates its
+        memory before allocating).
     CertificationError
-        ``method="cg"``: the tolerance could not be certified (not positive definite,
-        maxiter, below the rounding floor); the error carries the best bounds found.
+        ``method="cg"`` or ``"sparse"`` (or ``"auto"`` where it chose ``"cg"``): the
+        tolerance could not be certified (not positive definite, maxiter, below the rounding
+        floor); the error carries the best bounds found (``lower``, ``upper``).
 
     Notes
     -----
@@ -199,9 +498,10 @@ def weights(X, t, *, metric: Metric = "euclidean", method: str = "auto",
     Parameters
     ----------
     X, t, metric, method, rtol
-        As in `magnitude`. On the ``"cg"`` path ``rtol`` certifies |tX|; the 2-norm
-        error of the weights is at most ``||1 - Z w|| / lambda`` (see
-        `metric_magnitude.solvers.iterative.solve_iterative`, ``weight_error``).
+        As in `magnitude`. On the ``"cg"`` and ``"sparse"`` paths ``rtol`` certifies |tX|;
+        the 2-norm error of the weights is bounded separately (``weight_error`` of
+        `metric_magnitude.solvers.iterative.solve_iterative`, ``weights_error`` of
+        `metric_magnitude.solvers.sparse.sparse_solve`).
 
     Returns
     -------
@@ -230,7 +530,9 @@ def magnitude_derivative(X, t, *, metric: Metric = "euclidean", method: str = "a
     Parameters
     ----------
     X, t, metric, method
-        As in `magnitude`.
+        As in `magnitude`. Only the dense and structured (``"line"``, ``"grid"``) methods
+        compute derivatives: ``"auto"`` never picks ``"sparse"`` or ``"cg"`` here, and
+        asking for them is an `InvalidInputError`.
 
     Returns
     -------

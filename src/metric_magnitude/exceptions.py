@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "CertificationError",
+    "CertificationWarning",
     "IllConditionedWarning",
     "InsufficientMemoryError",
     "InvalidInputError",
@@ -61,6 +63,38 @@ class NotPositiveDefiniteError(MagnitudeError, np.linalg.LinAlgError):
         self.scale = scale
 
 
+class CertificationError(MagnitudeError, np.linalg.LinAlgError):
+    """The requested tolerance on |tX| could not be certified at a scale.
+
+    Raised by the certified large-n methods (``method="cg"``, ``"sparse"``). The message
+    says why; the attributes carry the best certified bounds found, so that a caller can
+    still use them (``lower <= |tX| <= upper``; ``-inf`` / ``inf`` where nothing could be
+    certified, e.g. a space not known to be positive definite).
+
+    Attributes
+    ----------
+    scale : float
+    lower, upper : float
+        Best certified bounds on |tX| at ``scale``.
+    estimate : float
+        The solver's estimate of |tX| (not certified).
+    iterations : int
+    reason : str
+        ``"maxiter"``, ``"breakdown"``, ``"not_positive_definite"``, ``"no_eigenvalue_bound"``,
+        ``"rounding_floor"`` or (``method="sparse"``) ``"sparse_bound"``.
+    """
+
+    def __init__(self, message, *, scale, lower, upper, estimate=np.nan, iterations=0,
+                 reason=""):
+        super().__init__(message)
+        self.scale = float(scale)
+        self.lower = float(lower)
+        self.upper = float(upper)
+        self.estimate = float(estimate)
+        self.iterations = int(iterations)
+        self.reason = reason
+
+
 class SparseTooDenseError(InvalidInputError):
     """Z(t) keeps too many entries after truncation for the sparse method to pay off."""
 
@@ -78,5 +112,9 @@ class IllConditionedWarning(MagnitudeWarning):
     """Z(t) is so ill-conditioned that the weights carry few correct digits."""
 
 
-class BoundNotCertifiedWarning(MagnitudeWarning):
+class CertificationWarning(MagnitudeWarning):
+    """A scale's tolerance was not certified (``strict=False``); its bounds are reported."""
+
+
+class BoundNotCertifiedWarning(CertificationWarning):
     """The requested relative tolerance could not be certified; the best bounds are given."""

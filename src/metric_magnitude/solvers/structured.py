@@ -667,15 +667,33 @@ def structured_solve(
     """
     scales, _ = check_scales(t)
     order = _derivative_order(derivative)
+    return _solve_structured(check_points(X), scales, metric, weights, order, tol=tol)
+
+
+def _solve_structured(
+    P: np.ndarray,
+    scales: np.ndarray,
+    metric,
+    weights: bool,
+    order: int,
+    kinds: tuple = ("grid", "line"),
+    tol: float = COLLINEAR_TOL,
+) -> MagnitudeResult | None:
+    """`structured_solve` on validated points and scales, trying only ``kinds``.
+
+    O(n d log n) and O(n d) memory: no n x n array is made, so it serves any n.
+    """
     name = _metric_name(metric)
     if name not in _LINE_METRICS:
         return None
-    P = check_points(X)
-    if name in _GRID_METRICS and P.shape[1] > 1:
+    # 1-D data is a lattice too, but reported as a line unless only "grid" is asked for
+    if "grid" in kinds and name in _GRID_METRICS and (P.shape[1] > 1 or "line" not in kinds):
         grid = _detect_grid(P)
         if grid is not None:
             per_scale = _solve_grid(grid, scales, weights, order)
             return _result(scales, per_scale, (lambda w: w) if weights else None, order, "grid")
+    if "line" not in kinds:
+        return None
     line = _collinear_line(P, name, float(tol))
     if line is None:
         return None
