@@ -335,3 +335,93 @@ def test_graph_scores_and_magnitude(tmp_path, capsys):
     (tmp_path / "bad.edges").write_text("a b -1\n")
     code, _, err = run(["graph", tmp_path / "bad.edges"], capsys)
     assert code == 2 and "line 1" in err and err.count("\n") == 1
+
+
+# ----------------------------------------------------------------------------- many
+
+
+def _many_files(tmp_path, k=3):
+    rng = np.random.default_rng(11)
+    paths = []
+    for i in range(k):
+        path = tmp_path / f"space_{i}.npy"
+        np.save(path, rng.normal(size=(30, 2)) * (1 + i))
+        paths.append(path)
+    return paths
+
+
+def test_many_store_and_resume(tmp_path, capsys):
+    paths = _many_files(tmp_path)
+    store = tmp_path / "store"
+    argv = ["many", *paths, "--n-scales", "13", "--scheduler", "sync", "--store", store,
+            "--json"]
+    code, out, err = run(argv[:2] + argv[4:], capsys)  # the first file only
+    assert code == 0, err
+    code, out, err = run(argv, capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["command"] == "many" and data["store"] == str(store.resolve())
+    assert data["reused"] == ["space_0"] and data["computed"] == ["space_1", "space_2"]
+    ref = mm.compute_many([np.load(p) for p in paths], [p.stem for p in paths],
+                          client="sync", n_scales=13)
+    for got, want in zip(data["spaces"], ref.records, strict=True):
+        assert {k: v for k, v in got.items() if k != "wall_time"} == {
+            k: v for k, v in want.items() if k != "wall_time"}
+    assert len(list(store.glob("*.json"))) == 3
+    code, out, _ = run([*argv[:-1], "--format", "csv"], capsys)
+    lines = out.splitlines()
+    assert code == 0 and lines[0].startswith("space,points,t_conv")
+    assert [line.split(",")[-1] for line in lines[1:]] == ["store"] * 3
+
+
+def test_many_on_a_scheduler_address(tmp_path, capsys):
+    try:
+        from distributed import LocalCluster
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("dask is missing on CI: the test extra must install it", pytrace=False)
+        pytest.skip("dask is not installed")
+    paths = _many_files(tmp_path, 2)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster:
+        code, out, err = run(["many", *paths, "--n-scales", "13", "--json", "--scheduler",
+                              cluster.scheduler_address], capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    ref = mm.compute_many([np.load(p) for p in paths], client="sync", n_scales=13)
+    assert [s["magnitude"] for s in data["spaces"]] == [r["magnitude"] for r in ref.records]
+    assert data["store"] is None and data["reused"] == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--scheduler", "tcp://127.0.0.1:9", "--connect-timeout", "1"],
+         "could not connect to a Dask scheduler at 'tcp://127.0.0.1:9'"),
+        (["--workers", "2", "--scheduler", "sync"], "--workers sizes the local cluster"),
+        (["--workers", "0"], "--workers must be at least 1"),
+        (["--connect-timeout", "0"], "--connect-timeout must be > 0"),
+        (["--store", "{tmp}/space_0.npy"], "is a file; give a directory"),
+        (["--n-scales", "5"], "--n-scales must be at least 13"),
+    ],
+)
+def test_many_errors(extra, words, tmp_path, capsys):
+    paths = _many_files(tmp_path, 1)
+    if "tcp://" in extra[1]:
+        pytest.importorskip("distributed")
+    code, out, err = run(["many", *paths, *[e.format(tmp=tmp_path) for e in extra]], capsys)
+    assert code == 2 and err.count("\n") == 1 and words in err, err
+    assert out == "" and "Traceback" not in err
+
+
+def test_many_names_come_from_file_names(tmp_path, capsys):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for d in ("a", "b"):
+        np.save(tmp_path / d / "x.npy", np.eye(3))
+    np.save(tmp_path / "my data.npy", np.eye(3))
+    code, _, err = run(["many", tmp_path / "a" / "x.npy", tmp_path / "b" / "x.npy",
+                        "--scheduler", "sync"], capsys)
+    assert code == 2 and "have the same name 'x'" in err and err.count("\n") == 1
+    code, _, err = run(["many", tmp_path / "my data.npy", "--scheduler", "sync"], capsys)
+    assert code == 2 and "'my data' cannot be a file name in the store" in err

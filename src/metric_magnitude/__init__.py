@@ -10,6 +10,8 @@ from .analysis import Analysis, SpaceSummary, analyse
 from .core import magnitude, magnitude_derivative, solve, spread, weights
 from .diversity import Comparison, compare, mag_area, mag_diff
 from .exceptions import (
+    CertificationError,
+    CertificationWarning,
     IllConditionedWarning,
     InsufficientMemoryError,
     InvalidInputError,
@@ -46,6 +48,8 @@ _LAZY = {
     "active_learning": None,
     "images": None,
     "graphs": None,
+    "compute_many": "distributed",  # imports dask only when it runs
+    "approximate_weights": "approximate",
 }
 
 
@@ -68,6 +72,8 @@ def __dir__() -> list[str]:
 __all__ = [
     "METHODS",
     "Analysis",
+    "CertificationError",
+    "CertificationWarning",
     "Comparison",
     "ConvergenceWarning",
     "IllConditionedWarning",
@@ -92,9 +98,11 @@ __all__ = [
     "active_learning",
     "analyse",
     "analysis_report",
+    "approximate_weights",
     "asymmetric",
     "boundary_scores",
     "compare",
+    "compute_many",
     "convergence_scale",
     "convex_hull_approximation",
     "default_hull_scale",

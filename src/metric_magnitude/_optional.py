@@ -16,6 +16,10 @@ _EXTRAS = {
     "rich": ("cli", "terminal tables"),
     "playwright": ("browser", "checking reports in a browser"),
     "PIL": ("plot", "reading picture files"),
+    "torch": ("torch", "the PyTorch backend"),
+    "dask": ("dask", "distributed computation"),
+    "distributed": ("dask", "distributed computation"),
+    "numba": ("numba", "the fused numba kernels of the matrix-free solver"),
 }
 
 

@@ -554,6 +554,62 @@ def _run_graph(args) -> _Output:
     return _Output(data, tables)
 
 
+def _add_many(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="the spaces, one per file; each is named by its file name")
+    p.add_argument("--n-scales", type=int, default=100, metavar="K",
+                   help="scales on [t_conv/1000, t_conv] (default: 100)")
+    p.add_argument("--rtol", type=float, default=1e-8, help="relative accuracy (1e-8)")
+    p.add_argument("--store", metavar="DIR",
+                   help="keep each finished space in DIR (one JSON file each); a later run "
+                        "with the same DIR computes only what is missing")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="a Dask scheduler (tcp://host:8786), or 'sync' to compute in this "
+                        "process (default: a local cluster, one worker per CPU)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="workers of the local cluster (default: one per CPU)")
+    p.add_argument("--connect-timeout", type=float, default=10.0, metavar="S",
+                   help="seconds to wait for --scheduler (default: 10)")
+
+
+def _run_many(args) -> _Output:
+    from .distributed import compute_many
+
+    if args.workers is not None:
+        if args.scheduler:
+            raise UsageError("--workers sizes the local cluster; it cannot be combined with "
+                             "--scheduler")
+        if args.workers < 1:
+            raise UsageError(f"--workers must be at least 1, got {args.workers}")
+    if not args.connect_timeout > 0:
+        raise UsageError(f"--connect-timeout must be > 0, got {args.connect_timeout}")
+    inputs = _read_many(args, 1)
+    seen: dict[str, str] = {}
+    for i in inputs:
+        if i.name in seen:
+            raise UsageError(f"{seen[i.name]} and {i.source} have the same name {i.name!r}; "
+                             "each space is named (and stored) by its file name: rename one")
+        seen[i.name] = i.source
+    spaces = [i.points if i.points is not None else i.space() for i in inputs]
+    metric = inputs[0].metric if inputs[0].points is not None else "euclidean"
+    res = compute_many(spaces, [i.name for i in inputs], n_scales=args.n_scales, q=args.q,
+                       rtol=args.rtol, metric=metric, client=args.scheduler,
+                       store=args.store, progress=not args.quiet, n_workers=args.workers,
+                       timeout=args.connect_timeout)
+    reused = set(res.reused)
+    rows = [[r["name"], r["n_points"], r["convergence_scale"], r["magnitude_dimension"],
+             r["mag_area"], r["n_solves"], r["error_estimate"], r["wall_time"],
+             "store" if r["name"] in reused else "computed"] for r in res.records]
+    table = _Table(["space", "points", "t_conv", "dimension", "MagArea", "solves",
+                    "error est.", "seconds", "from"], rows)
+    data = {"inputs": [i.source for i in inputs],
+            "settings": {"metric": inputs[0].metric_label, "q": args.q,
+                         "n_scales": args.n_scales, "rtol": args.rtol},
+            "store": None if res.store is None else str(res.store),
+            "computed": res.computed, "reused": res.reused, "spaces": res.records}
+    return _Output(data, [table])
+
+
 @dataclass(frozen=True)
 class Command:
     """A subcommand: its help, an example for ``--help``, and its two functions."""
@@ -578,6 +634,10 @@ COMMANDS: dict[str, Command] = {
         "MagArea of each space and the MagDiff matrix on a common interval",
         "metric-magnitude compare a.npy b.npy c.csv --plot magdiff.png",
         _add_compare, _run_compare),
+    "many": Command(
+        "magnitude functions of many spaces on Dask, kept in a resumable store",
+        "metric-magnitude many data/*.npy --store results/ --scheduler tcp://host:8786",
+        _add_many, _run_many),
     "outliers": Command(
         "outlier scores: each point's weight, the largest flagged",
         "metric-magnitude outliers points.csv --contamination 0.05 --format csv -o w.csv",

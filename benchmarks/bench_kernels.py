@@ -1,0 +1,134 @@
+"""How many products Z(t) v per second do the numpy tiles and the fused numba kernels give?
+
+Question (issue 7): the matrix-free solver's cost is its products with Z(t) = exp(-t D). The
+numpy path computes each tile with ``cdist``, ``np.exp`` and BLAS; ``kernel="numba"`` fuses
+distance, exp and accumulation (`metric_magnitude.solvers._kernels`). For each n and d this
+script times one product on the same `_ScaledSimilarity` (same tiles, the far-field budget
+the solver uses at rtol = 1e-8) with either kernel, in the same process, and reports
+medians, products per second, the ratio, and the largest entrywise difference relative to
+the sum of absolute terms (|Z| |V|). The numba kernels' first call (compiling, or loading
+the on-disk cache) is timed separately.
+
+Scales: |tX| is near n/2 for the default cases in R^10 (as in ``bench_large.py``); pass
+``--scale`` to override. The machine may be shared: read the ratios, not the milliseconds.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_kernels.py                       # n = 5,000 and 20,000
+    .venv/bin/python benchmarks/bench_kernels.py --sizes 500 --dims 3 --repeats 1   # smoke
+    .venv/bin/python benchmarks/bench_kernels.py --threads 2 --columns 1 2 --out k.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+
+import _common
+
+# |tX| close to n/2 for np.random.default_rng(0).standard_normal((n, d)) (bench_large.py for
+# d = 10; for d = 3 measured with method="cg" at rtol = 1e-3); other (n, d): the nearest n
+SCALES = {(5_000, 10): 2.3, (20_000, 10): 2.8, (5_000, 3): 12.0, (20_000, 3): 20.0}
+
+
+def _scale(n: int, d: int) -> float:
+    same_d = [(abs(n - nn), t) for (nn, dd), t in SCALES.items() if dd == d]
+    return min(same_d)[1] if same_d else 2.0
+
+
+def _time(f, repeats: int) -> list[float]:
+    out = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        f()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def run_case(n: int, d: int, t: float, m: int, threads, repeats: int) -> dict:
+    import numpy as np
+
+    from metric_magnitude.solvers import _kernels
+    from metric_magnitude.solvers.iterative import SimilarityOperator, _BlasOneThread
+
+    X = np.random.default_rng(0).standard_normal((n, d))
+    op_np = SimilarityOperator(X, threads=threads, kernel="numpy")
+    op_nb = SimilarityOperator(X, threads=threads, kernel="numba")
+    budget = 0.05 * 1e-8  # the solver's far-field budget at rtol = 1e-8
+    S_np = op_np.scaled(t, far_field_budget=budget)
+    S_nb = op_nb.scaled(t, far_field_budget=budget)
+    V = np.random.default_rng(1).standard_normal((n, m))
+    with _BlasOneThread():  # as inside the solver
+        t0 = time.perf_counter()
+        got = S_nb.apply(V)
+        first = time.perf_counter() - t0
+        ref = S_np.apply(V)
+        scale = S_np.apply(np.abs(V))
+        # interleaved repeats: both kernels see the same machine load
+        t_np, t_nb = [], []
+        for _ in range(repeats):
+            t_np += _time(lambda: S_np.apply(V), 1)
+            t_nb += _time(lambda: S_nb.apply(V), 1)
+    med_np, med_nb = statistics.median(t_np), statistics.median(t_nb)
+    return {
+        "n": n, "d": d, "t": t, "columns": m, "threads": op_np.threads,
+        "skipped_fraction": S_np.skipped_fraction,
+        "numpy_s": t_np, "numba_s": t_nb, "numba_first_call_s": first,
+        "numpy_median_s": med_np, "numba_median_s": med_nb,
+        "speedup": med_np / med_nb,
+        "max_rel_diff": float(np.max(np.abs(got - ref) / scale)),
+        "numba_block": _kernels._block_size(d, m, op_np.leaf),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[5_000, 20_000])
+    parser.add_argument("--dims", type=int, nargs="*", default=[10, 3])
+    parser.add_argument("--columns", type=int, nargs="*", default=[1],
+                        help="columns of V (CG uses 1; its certificate 2)")
+    parser.add_argument("--scale", type=float, default=None, help="t (default: |tX| ~ n/2)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--product-threads", type=int, default=None, dest="product_threads",
+                        help="threads of the products (default: the operator's)")
+    parser.add_argument("--out", default=None, help="write the results as JSON here")
+    _common.add_threads_option(parser)
+    args = parser.parse_args()
+    _common.pin_threads(args.threads)
+    _common.import_metric_magnitude()
+
+    rows = []
+    for d in args.dims:
+        for n in args.sizes:
+            for m in args.columns:
+                t = args.scale if args.scale is not None else _scale(n, d)
+                rows.append(run_case(n, d, t, m, args.product_threads, args.repeats))
+                r = rows[-1]
+                print(f"# n={n} d={d} m={m}: numpy {r['numpy_median_s']:.3f} s, "
+                      f"numba {r['numba_median_s']:.3f} s", flush=True)
+    print()
+    print("| n | d | t | columns | threads | skipped | numpy (s) | numba (s) | products/s "
+          "numpy | products/s numba | speed-up | numba first call (s) | max rel. diff |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['n']:,} | {r['d']} | {r['t']:g} | {r['columns']} | {r['threads']} | "
+              f"{r['skipped_fraction']:.0%} | {r['numpy_median_s']:.3f} | "
+              f"{r['numba_median_s']:.3f} | {1 / r['numpy_median_s']:.2f} | "
+              f"{1 / r['numba_median_s']:.2f} | {r['speedup']:.2f}x | "
+              f"{r['numba_first_call_s']:.2f} | {r['max_rel_diff']:.1e} |")
+    print(f"\nmedians of {args.repeats} interleaved repeats; load average "
+          f"{os.getloadavg()[0]:.2f} on {_common.cpus_available()} CPUs "
+          f"({_common.cpu_model()}); {_common.utc_now()}")
+    if args.out:
+        meta = {"date": _common.utc_now(), "cpu": _common.cpu_model(),
+                "cpus": _common.cpus_available(), "commit": _common.git_commit(),
+                "threads_env": _common.thread_env(), "loadavg": os.getloadavg()}
+        with open(args.out, "w") as fh:
+            json.dump({"meta": meta, "results": rows}, fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,331 @@
+"""Fused numba kernels for the matrix-free products Z(t) V of the iterative solver.
+
+`SimilarityOperator` (``kernel="numpy"``) computes each tile of Z(t) = exp(-t D) with
+``cdist``, then ``np.exp``, then a BLAS product: three passes over a tile-sized temporary, and
+numpy's float64 ``exp`` is scalar libm on CPUs without AVX-512. The kernels here fuse the three
+steps: for one k-d leaf of rows against the column ranges that the operator computes (the
+same tiles: the far-field pairs it skips are skipped here too), they compute for every pair
+j > i the distance, e = exp(-t d_ij), and both ``Y[i] += e V[j]`` and ``Y[j] += e V[i]`` (Z is
+symmetric), with buffers of one column block only (no tile-sized temporaries).
+
+Speed comes from three choices, each measured on AVX2 (2 shared cores; see
+``benchmarks/bench_kernels.py``):
+
+* distances are accumulated one coordinate at a time over a block of columns (points stored
+  transposed, d x n), so the loop over columns vectorises whatever d is (d = 3 has no inner
+  loop worth vectorising);
+* ``exp`` is our own branch-free, vectorisable implementation (`_exp_inplace`): LLVM calls
+  scalar libm for ``math.exp`` (no SVML here), which cost as much as the distances; ours is
+  about 2x faster than a vectorised Taylor polynomial on [-ln2/2, ln2/2] and 3x faster than
+  libm (measured on 512-entry buffers);
+* the row sums use four partial sums (float reductions are not vectorised without fastmath),
+  and the column sums go into a block-sized buffer that is added to ``Y`` once per block;
+* inner loops index slices by the loop counter: indexing ``a[j0 + jj]`` makes numba emit its
+  negative-index wraparound, which stops LLVM from vectorising (3 to 4x slower distances).
+
+Accuracy (no fastmath anywhere: no reassociation, no FMA contraction):
+
+* distances are summed over the coordinates in the same order as ``cdist``, so they agree
+  with it to the last bit or nearly;
+* `_exp_inplace` (x = -t d in [-746, 0]), the table method of Tang (1989) as in glibc:
+  x = k ln2/128 + r with |r| <= ln2/256 (Cody-Waite: ln2/128 split in a 32-bit head, so that
+  k * head is exact and x - k * head is exact by Sterbenz's lemma, and a tail, whose rounding
+  error is recovered by Fast2Sum); s = exp(r) - 1 by a degree-5 Taylor polynomial (truncation
+  below 6e-19); exp(x) = 2^(k >> 7) * T_j * (1 + s) with T_j = 2^(j/128), j = k mod 128,
+  stored as head + tail (about 106 bits, computed with 60-digit decimals at import). Before the
+  final rounding of ``head + (tail + head * s)`` the error is below 0.02 ulp (|s| < 0.0028
+  makes every other rounding tiny), so a normal result is within 0.52 ulp, i.e. relative error
+  below 1.04 u, inside the 2 u that the solver's certificate charges for ``exp``. Measured
+  against 120-bit mpmath on 60,000 arguments: at most 0.504 ulp (glibc: 0.502); it differs
+  from numpy's ``exp`` in about 0.1% of the arguments, by one ulp. The power of two is applied
+  as two exact factors, so a subnormal result (x < -708.4) is rounded once more, with an
+  absolute error below 2^-1074 (as libm's, and far below what the certificate charges), and
+  x < -745.2 gives exactly 0.0.
+* Rounding of the sums: the certificate charges gamma_m per entry of a product with
+  m = ``_ScaledSimilarity.sum_terms`` = width + 4 L + threads + 16 (width >= min(n, 8192),
+  L leaves). Here a term of Y_i passes through at most min(block, n) / 4 additions in its
+  partial sum, 3 combining the four, one per column block of row i's ranges (at most
+  n / block + L <= 2 L, as block >= leaf), one per leaf adding column sums (a column sum
+  itself has at most leaf <= width terms), one for the diagonal and one per thread: within m.
+
+Compilation: ``cache=True``, so the first call on a machine compiles for about 6 s (measured
+on 2 busy cores) and writes the machine code next to this file (or to ``NUMBA_CACHE_DIR``);
+later processes load it in about 0.5 s, after importing numba (0.5 to 1.5 s).
+``SimilarityOperator(kernel="auto")`` therefore uses these kernels only from 2,048 points up,
+where a solve's products cost more than that.
+
+Threads: the kernels release the GIL (``nogil=True``) and the operator's own thread pool
+shares out the leaves, as it does for the numpy path. We do not use ``parallel=True``: numba's
+fallback threading layer (workqueue, where neither TBB nor OpenMP is available) aborts the
+process when two Python threads enter a parallel region at once, and the leaves are already
+independent units of work with per-thread accumulators.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal, localcontext
+
+import numpy as np
+from numba import njit
+
+__all__ = ["METRICS", "apply_product", "exp_nonpositive"]
+
+# metric name -> code used inside the kernels
+METRICS = {"euclidean": 0, "cityblock": 1, "chebyshev": 2}
+
+_TABLE_BITS = 7
+_N = 1 << _TABLE_BITS  # table of 2^(j/N), j = 0..N-1
+
+
+def _exp_constants():
+    """2^(j/N) as head + tail (about 106 bits), and ln2/N split for Cody-Waite reduction.
+
+    Computed with 60-digit decimal arithmetic (stdlib): no platform long double involved.
+    """
+    with localcontext() as ctx:
+        ctx.prec = 60
+        head = np.empty(_N)
+        tail = np.empty(_N)
+        for j in range(_N):
+            v = Decimal(2) ** (Decimal(j) / _N)
+            head[j] = float(v)
+            tail[j] = float(v - Decimal(head[j]))
+        step = Decimal(2).ln() / _N
+        # 32 significant bits: k * hi is exact for |k| < 2^21 (here |k| <= 137,770)
+        mant, ex = math.frexp(float(step))
+        hi = math.ldexp(math.floor(mant * 2.0**32) / 2.0**32, ex)
+        lo = float(step - Decimal(hi))
+        inv = float(_N / Decimal(2).ln())
+    return head, tail, hi, lo, inv
+
+
+_T_HEAD, _T_TAIL, _STEP_HI, _STEP_LO, _INV_STEP = _exp_constants()
+_MAGIC = 6755399441055744.0  # 1.5 * 2^52: y + MAGIC - MAGIC rounds y to an integer
+_MAGIC_BITS = np.int64(0x4338000000000000)  # the bits of _MAGIC
+_C3, _C4, _C5 = 1.0 / 6.0, 1.0 / 24.0, 1.0 / 120.0
+
+_JIT = {"nogil": True, "cache": True, "fastmath": False, "boundscheck": False,
+        "error_model": "numpy"}
+
+
+@njit(**_JIT)
+def _exp_inplace(buf, kbuf, w, scale):  # pragma: no cover - compiled
+    """buf[:w] = exp(scale * buf[:w]) for scale * buf <= 0 (module docstring); kbuf: scratch."""
+    # pass 1 (floating point, vectorised): x = k ln2/N + r, |r| <= ln2/(2N), and
+    # s = exp(r) - 1 by a degree-5 Taylor polynomial
+    for j in range(w):
+        x = max(buf[j] * scale, -746.0)
+        kf = x * _INV_STEP + _MAGIC  # the integer k sits in the low bits of kf
+        k = kf - _MAGIC
+        h = x - k * _STEP_HI  # exact (Sterbenz)
+        lo = k * _STEP_LO
+        r = h - lo
+        # the rounding error of r (Fast2Sum; where |h| < |lo| it may be off, by about u |lo|,
+        # |lo| < 2e-7: negligible)
+        rl = (h - r) - lo
+        r2 = r * r
+        p = (0.5 + _C3 * r) + (_C4 + _C5 * r) * r2
+        buf[j] = r + (rl + r2 * p)
+        kbuf[j] = kf
+    # pass 2 (integers): exp(x) = 2^(k >> 7) * 2^(j/N) * (1 + s), j = k mod N; the power of
+    # two as two exact factors, both normal for k >= -137,770, so a subnormal result is
+    # rounded once
+    kb = kbuf.view(np.int64)
+    for j in range(w):
+        k = kb[j] - _MAGIC_BITS
+        i = k & (_N - 1)
+        e = k >> _TABLE_BITS
+        head = _T_HEAD[i]
+        y = head + (_T_TAIL[i] + head * buf[j])
+        e1 = e >> 1
+        kb[j] = (e1 + 1023) << 52
+        y *= kbuf[j]
+        kb[j] = (e - e1 + 1023) << 52
+        buf[j] = y * kbuf[j]
+
+
+@njit(**_JIT)
+def _exp_array(x):  # pragma: no cover - compiled
+    out = x.copy()
+    kbuf = np.empty_like(out)
+    _exp_inplace(out, kbuf, out.shape[0], 1.0)
+    return out
+
+
+@njit(**_JIT)
+def _leaf_product(PT, VT, YT, r0, r1, cols, t, metric, track, block):  # pragma: no cover
+    """YT += (Z restricted to pairs (i, j), j > i, i in r0:r1, j in cols) applied both ways.
+
+    PT: points transposed (d, n); VT, YT: (m, n); cols: (k, 2) column ranges, each either
+    the leaf itself (r0, r1) or entirely to its right. The diagonal (Z_ii = 1) is added too
+    when (r0, r1) is among the ranges. Returns (min, max) of the distances met (when track).
+    """
+    d = PT.shape[0]
+    m = VT.shape[0]
+    buf = np.empty(block)
+    kbuf = np.empty(block)
+    colacc = np.empty((m, block))
+    dmin = np.inf
+    dmax = 0.0
+    neg_t = -t
+    for q in range(cols.shape[0]):
+        c0 = cols[q, 0]
+        c1 = cols[q, 1]
+        if c0 == r0:  # the diagonal block: Z_ii = 1 exactly
+            for mm in range(m):
+                yseg = YT[mm, r0:r1]
+                vseg = VT[mm, r0:r1]
+                for i in range(r1 - r0):
+                    yseg[i] += vseg[i]
+        for b0 in range(c0, c1, block):
+            b1 = min(c1, b0 + block)
+            colacc[:, : b1 - b0] = 0.0
+            for i in range(r0, r1):
+                j0 = max(b0, i + 1)
+                if j0 >= b1:
+                    continue
+                w = b1 - j0
+                # distances, one coordinate at a time (the order cdist sums them in); the
+                # loops index slices by the loop counter: numba's negative-index handling
+                # of `row[j0 + jj]` stops LLVM from vectorising (4x slower, measured)
+                pk = PT[0, i]
+                row = PT[0, j0:b1]
+                if metric == 0:
+                    for jj in range(w):
+                        diff = pk - row[jj]
+                        buf[jj] = diff * diff
+                else:
+                    for jj in range(w):
+                        buf[jj] = abs(pk - row[jj])
+                for k in range(1, d):
+                    pk = PT[k, i]
+                    row = PT[k, j0:b1]
+                    if metric == 0:
+                        for jj in range(w):
+                            diff = pk - row[jj]
+                            buf[jj] += diff * diff
+                    elif metric == 1:
+                        for jj in range(w):
+                            buf[jj] += abs(pk - row[jj])
+                    else:
+                        for jj in range(w):
+                            buf[jj] = max(buf[jj], abs(pk - row[jj]))
+                if metric == 0:
+                    for jj in range(w):
+                        buf[jj] = np.sqrt(buf[jj])
+                if track:
+                    for jj in range(w):
+                        dmin = min(dmin, buf[jj])
+                        dmax = max(dmax, buf[jj])
+                _exp_inplace(buf, kbuf, w, neg_t)
+                off = j0 - b0
+                w4 = w - w % 4
+                for mm in range(m):
+                    vi = VT[mm, i]
+                    vrow = VT[mm, j0:b1]
+                    acc = colacc[mm, off:off + w]
+                    s0 = 0.0
+                    s1 = 0.0
+                    s2 = 0.0
+                    s3 = 0.0
+                    for jj in range(0, w4, 4):
+                        s0 += buf[jj] * vrow[jj]
+                        s1 += buf[jj + 1] * vrow[jj + 1]
+                        s2 += buf[jj + 2] * vrow[jj + 2]
+                        s3 += buf[jj + 3] * vrow[jj + 3]
+                    for jj in range(w4, w):
+                        s0 += buf[jj] * vrow[jj]
+                    for jj in range(w):
+                        acc[jj] += buf[jj] * vi
+                    YT[mm, i] += (s0 + s1) + (s2 + s3)
+            for mm in range(m):
+                yseg = YT[mm, b0:b1]
+                cseg = colacc[mm]
+                for jj in range(b1 - b0):
+                    yseg[jj] += cseg[jj]
+    return dmin, dmax
+
+
+def exp_nonpositive(x) -> np.ndarray:
+    """exp(x) for x <= 0 with the kernels' own vectorised exponential (tests and benchmarks).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = -np.linspace(0.0, 745.0, 11)
+    >>> bool(np.allclose(exp_nonpositive(x), np.exp(x), rtol=3e-16, atol=0))
+    True
+    """
+    x = np.ascontiguousarray(x, dtype=np.float64).ravel()
+    return _exp_array(x)
+
+
+def _block_size(d: int, m: int, leaf: int) -> int:
+    # columns per block: the block's coordinates, values and buffers stay in L1 (32 KiB) for
+    # small d; at least a leaf (the rounding count in the module docstring), a multiple of 8
+    b = 3072 // (d + 2 * m + 2)
+    return int(max(leaf, min(1024, b)) + 7) // 8 * 8
+
+
+def _transposed_points(op) -> np.ndarray:
+    PT = getattr(op, "_kernel_PT", None)
+    if PT is None:
+        PT = np.ascontiguousarray(op._P.T)
+        op._kernel_PT = PT  # the operator's points never change
+    return PT
+
+
+def apply_product(S, V: np.ndarray, track_min: bool = False, leaves=None) -> np.ndarray:
+    """Z~ @ V for a `_ScaledSimilarity` S (sorted order), as its numpy ``apply`` computes it.
+
+    V has shape (n, m). Updates ``S.min_distance`` / ``S.max_distance`` when ``track_min``.
+    ``leaves``: only the tiles of these row leaves (as ``apply(leaves=...)``).
+    """
+    op = S.op
+    n, m = V.shape
+    metric = METRICS[op.metric]
+    PT = _transposed_points(op)
+    VT = np.ascontiguousarray(V.T)
+    starts = op.starts
+    block = _block_size(op.dim, m, op.leaf)
+    # per leaf: its own block, then the column ranges to its right that are computed
+    jobs = []
+    for i in range(op.n_leaves) if leaves is None else leaves:
+        r0, r1 = int(starts[i]), int(starts[i + 1])
+        cols = np.array([(r0, r1), *S.near[i]], dtype=np.int64)
+        work = (r1 - r0) * int((cols[:, 1] - cols[:, 0]).sum())
+        jobs.append((work, r0, r1, cols))
+    jobs.sort(key=lambda job: -job[0])  # heaviest first
+    threads = max(1, min(op.threads, len(jobs)))
+    lock = threading.Lock()
+    it = iter(jobs)
+    extremes = []
+
+    def worker(YT):
+        lo, hi = np.inf, 0.0
+        while True:
+            with lock:
+                job = next(it, None)
+            if job is None:
+                break
+            _, r0, r1, cols = job
+            a, b = _leaf_product(PT, VT, YT, r0, r1, cols, S.t, metric, track_min, block)
+            lo, hi = min(lo, a), max(hi, b)
+        extremes.append((lo, hi))
+        return YT
+
+    if threads == 1:
+        YT = worker(np.zeros((m, n)))
+    else:
+        with ThreadPoolExecutor(threads) as ex:
+            accs = list(ex.map(worker, [np.zeros((m, n)) for _ in range(threads)]))
+        YT = accs[0]
+        for A in accs[1:]:
+            YT += A
+    if track_min:
+        S.min_distance = min(S.min_distance, *(lo for lo, _ in extremes))
+        S.max_distance = max(S.max_distance, *(hi for _, hi in extremes))
+    return np.ascontiguousarray(YT.T)

@@ -1,0 +1,262 @@
+"""The fused numba kernels of the matrix-free products (metric_magnitude.solvers._kernels).
+
+The contract: the numba products equal the numpy path's (cdist, np.exp, BLAS) to 1e-13
+relative to the sum of absolute terms of each entry, on exactly the tiles the operator
+computes (far-field skipping included); the kernels' exp is within 0.52 ulp of the exact
+value (120-bit mpmath); and the cg solver gives the same certified answer with either kernel,
+containing the dense Cholesky value.
+
+Needs numba: skipped where it is not installed, except under CI=true, where that fails.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import mpmath as mp
+import numpy as np
+import pytest
+from scipy.spatial.distance import cdist
+
+import metric_magnitude as mm
+from metric_magnitude.solvers.iterative import SimilarityOperator, solve_iterative
+
+try:
+    import numba  # noqa: F401
+
+    HAVE_NUMBA = True
+except ImportError:  # pragma: no cover - depends on the environment
+    HAVE_NUMBA = False
+
+
+def _require_numba():
+    if HAVE_NUMBA:
+        return
+    if os.environ.get("CI"):
+        pytest.fail("numba is not installed, but CI is set: install the 'numba' extra")
+    pytest.skip("numba is not installed (pip install 'metric-magnitude[numba]')")
+
+
+@pytest.fixture
+def kernels():
+    _require_numba()
+    from metric_magnitude.solvers import _kernels
+
+    return _kernels
+
+
+METRICS = ["euclidean", "cityblock", "chebyshev"]
+U = np.finfo(np.float64).eps / 2
+
+
+def _two_clusters(n, d, seed=0):
+    X = np.random.default_rng(seed).standard_normal((n, d))
+    X[n // 2:] += 40.0  # at large t whole leaf pairs underflow, or fall under a budget
+    return X
+
+
+def _check_against_numpy(op_np, op_nb, V, t, budget):
+    """numba product == numpy product on the same tiles, entry by entry (1e-13 of the sum of
+    absolute terms, which bounds what rounding can do to either)."""
+    S_np = op_np.scaled(t, far_field_budget=budget)
+    S_nb = op_nb.scaled(t, far_field_budget=budget)
+    assert S_np.skipped_fraction == S_nb.skipped_fraction
+    ref = S_np.apply(V, track_min=True)
+    got = S_nb.apply(V, track_min=True)
+    assert got.shape == ref.shape
+    scale = S_np.apply(np.abs(V))  # the sums of absolute terms (Z >= 0)
+    assert np.all(np.abs(got - ref) <= 1e-13 * scale + 1e-300)
+    # extreme distances over the computed pairs: the same distances, to an ulp or two
+    assert S_nb.min_distance == pytest.approx(S_np.min_distance, rel=4 * U, abs=0)
+    assert S_nb.max_distance == pytest.approx(S_np.max_distance, rel=4 * U, abs=0)
+    return S_np
+
+
+# ----------------------------------------------------------------------------- exp
+
+
+def _ulp_errors(x, y):
+    mp.mp.prec = 120
+    out = np.empty(x.size)
+    for i, (xi, yi) in enumerate(zip(x, y, strict=True)):
+        e = mp.exp(mp.mpf(float(xi)))
+        out[i] = float(abs(mp.mpf(float(yi)) - e) / mp.mpf(np.spacing(float(e))))
+    return out
+
+
+def test_exp_within_052_ulp_of_exact(kernels):
+    rng = np.random.default_rng(11)
+    ln2 = np.log(2.0)
+    x = np.concatenate([
+        -rng.uniform(0.0, 1.0, 1000),
+        -rng.uniform(0.0, 708.0, 1500),
+        # the reduction's worst cases: near multiples of ln2/128 and halfway between them
+        -np.arange(1, 700) * ln2 / 128 * rng.choice([1, 57, 130], 699),
+        -(np.arange(1, 800) + 0.5) * ln2 / 128 * 7,
+    ])
+    y = kernels.exp_nonpositive(x)
+    assert np.all(y > 0)
+    err = _ulp_errors(x, y)
+    assert err.max() <= 0.52  # the proven bound; measured 0.504
+
+
+def test_exp_subnormal_and_underflow(kernels):
+    x = np.array([0.0, -0.0, -1e-300, -1e-17, -708.5, -720.0, -740.0, -745.13, -745.2,
+                  -746.0, -800.0, -1e300, -np.inf])
+    y = kernels.exp_nonpositive(x)
+    ref = np.array([float(mp.exp(mp.mpf(v))) if np.isfinite(v) else 0.0 for v in x])
+    assert y[0] == y[1] == 1.0
+    # subnormal results: rounded twice at most, absolute error below 2^-1074
+    assert np.all(np.abs(y - ref) <= 2.0**-1074)
+    assert np.all(y[8:] == 0.0)
+
+
+# ----------------------------------------------------------------------------- products
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("m", [1, 3])
+def test_products_equal_numpy(kernels, metric, m):
+    X = _two_clusters(700, 3, seed=1)
+    op_np = SimilarityOperator(X, metric=metric, threads=2, kernel="numpy")
+    op_nb = SimilarityOperator(X, metric=metric, threads=2, kernel="numba")
+    assert (op_np.kernel, op_nb.kernel) == ("numpy", "numba")
+    V = np.random.default_rng(2).standard_normal((700, m))
+    skipped = []
+    for t in (0.05, 1.0, 8.0, 30.0):
+        for budget in (0.0, 1e-9):
+            skipped.append(_check_against_numpy(op_np, op_nb, V, t, budget).skipped_fraction)
+    assert max(skipped) > 0.3  # far-field skipping was exercised
+    # and in the input order, against the dense product
+    D = cdist(X, X, metric)
+    ref = np.exp(-3.0 * D) @ V
+    got = op_nb.matmat(V, 3.0)
+    scale = np.exp(-3.0 * D) @ np.abs(V)
+    assert np.all(np.abs(got - ref) <= 1e-13 * scale)
+    assert np.all(np.abs(op_nb.matvec(V[:, 0], 3.0) - ref[:, 0]) <= 1e-13 * scale[:, 0])
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize(("n", "d", "leaf"), [
+    (997, 10, None),  # n not a multiple of anything, R^10
+    (1100, 40, 16),  # small leaves, column blocks narrower than the ranges: ragged blocks
+    (333, 1, 23),  # one coordinate, ragged leaves
+    (5, 2, 2),
+    (2, 3, None),
+    (1, 4, None),
+])
+def test_ragged_tiles(kernels, metric, n, d, leaf):
+    X = np.random.default_rng(n).standard_normal((n, d))
+    op_np = SimilarityOperator(X, metric=metric, leaf=leaf, threads=1, kernel="numpy")
+    op_nb = SimilarityOperator(X, metric=metric, leaf=leaf, threads=3, kernel="numba")
+    sizes = np.diff(op_nb.starts)
+    if n > 100:
+        assert sizes.min() != sizes.max()  # ragged leaves
+    V = np.random.default_rng(3).standard_normal((n, 2))
+    for t in (0.3, 5.0):
+        _check_against_numpy(op_np, op_nb, V, t, 0.0)
+        _check_against_numpy(op_np, op_nb, V[:, :1], t, 1e-6)
+
+
+def test_block_size_keeps_rounding_count(kernels):
+    # the rounding bound (sum_terms) assumes column blocks of at least a leaf
+    for d in (1, 3, 10, 100, 1000):
+        for m in (1, 2, 8):
+            for leaf in (16, 100, 256):
+                b = kernels._block_size(d, m, leaf)
+                assert b >= leaf and b % 8 == 0 and b <= 1024 + 8
+
+
+def test_threads_do_not_change_the_product(kernels):
+    X = np.random.default_rng(5).standard_normal((1500, 3))
+    V = np.random.default_rng(6).standard_normal((1500, 2))
+    Y1 = SimilarityOperator(X, threads=1, kernel="numba").matmat(V, 2.0)
+    Y4 = SimilarityOperator(X, threads=4, kernel="numba").matmat(V, 2.0)
+    Zabs = np.exp(-2.0 * cdist(X, X)) @ np.abs(V)
+    assert np.all(np.abs(Y1 - Y4) <= 1e-13 * Zabs)
+
+
+def test_partial_leaves(kernels):
+    # apply_product(leaves=...) is one worker's share: the shares add up to the product
+    X = np.random.default_rng(7).standard_normal((900, 3))
+    op = SimilarityOperator(X, leaf=64, threads=1, kernel="numba")
+    S = op.scaled(1.5)
+    V = np.random.default_rng(8).standard_normal((900, 1))
+    L = op.n_leaves
+    parts = [kernels.apply_product(S, V, leaves=range(a, min(L, a + 4))) for a in range(0, L, 4)]
+    whole = S.apply(V)
+    assert np.allclose(sum(parts), whole, rtol=1e-14, atol=1e-14 * np.abs(whole).max())
+
+
+# ----------------------------------------------------------------------------- solver
+
+
+@pytest.mark.parametrize(("metric", "scales"), [
+    ("euclidean", [0.5, 20.0]),
+    ("cityblock", [2.0]),
+])
+def test_cg_same_certified_answer_with_either_kernel(kernels, metric, scales):
+    X = np.random.default_rng(9).standard_normal((900, 3))
+    _, dense = mm.solve(X, np.array(scales), metric=metric, method="cholesky")
+    exact, w_exact = dense.magnitude, dense.weights
+    rtol = 1e-8
+    res = {k: solve_iterative(X, scales, metric=metric, rtol=rtol, kernel=k)
+           for k in ("numpy", "numba")}
+    for r in res.values():
+        assert r.certified.all()
+        # the certified intervals contain the dense value (dense is accurate to ~1e-12)
+        assert np.all(r.lower <= exact * (1 + 1e-11))
+        assert np.all(r.upper >= exact * (1 - 1e-11))
+        assert np.all(r.gap <= rtol)
+        werr = np.linalg.norm(r.weights - w_exact, axis=1)
+        assert np.all(werr <= r.weight_error * (1 + 1e-6) + 1e-10)
+    # same answer, within the certified tolerance of each other
+    a, b = res["numpy"], res["numba"]
+    assert np.all(np.abs(a.magnitude - b.magnitude) <= rtol * a.magnitude)
+
+
+def test_auto_picks_numba_for_large_point_sets(kernels):
+    X = np.random.default_rng(0).standard_normal((2048, 3))
+    assert SimilarityOperator(X).kernel == "numba"
+    assert SimilarityOperator(X[:2047]).kernel == "numpy"  # below: import cost dominates
+    assert SimilarityOperator(X, metric="minkowski").kernel == "numpy"
+    D = cdist(X[:100], X[:100])
+    assert SimilarityOperator(distances=D).kernel == "numpy"
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+def test_unknown_kernel():
+    with pytest.raises(mm.InvalidInputError, match=r"unknown kernel 'fast'.*'auto', 'numpy'"):
+        SimilarityOperator(np.zeros((3, 2)), kernel="fast")
+    with pytest.raises(mm.InvalidInputError, match="unknown kernel"):
+        solve_iterative(np.eye(3), 1.0, kernel="numbaa")
+
+
+def test_numba_kernel_needs_points_and_a_supported_metric():
+    D = cdist(np.eye(3), np.eye(3))
+    with pytest.raises(mm.InvalidInputError, match="not from a distance matrix"):
+        SimilarityOperator(distances=D, kernel="numba")
+    with pytest.raises(mm.InvalidInputError, match="not from metric 'minkowski'"):
+        SimilarityOperator(np.eye(3), metric="minkowski", kernel="numba")
+    with pytest.raises(mm.InvalidInputError, match="not from a distance matrix"):
+        solve_iterative(D, 1.0, metric="precomputed", kernel="numba")
+
+
+def test_missing_numba_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "numba", None)  # import numba -> ImportError
+    with pytest.raises(mm.MissingDependencyError, match=r"metric-magnitude\[numba\]"):
+        SimilarityOperator(np.eye(3), kernel="numba")
+
+
+def test_import_does_not_import_numba():
+    code = ("import sys, numpy as np, metric_magnitude as mm\n"
+            "from metric_magnitude.solvers.iterative import solve_iterative\n"
+            "solve_iterative(np.random.default_rng(0).standard_normal((50, 2)), 1.0)\n"
+            "print('numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
