@@ -347,7 +347,9 @@ def _function_from_anchors(space, scales, method, rtol, model=None):
     if scales[0] == 0.0:
         # the stretch [0, lo] is bridged from |0X| = 1 to the first anchor: keep it short,
         # in the range (t diam(X) <= 1e-4) and relative to the top
-        diam = float(np.max(space.distances[np.isfinite(space.distances)]))
+        D = space.distances  # no n x n temporary: max over finite entries, row by row
+        diam = (float(D.max()) if not space.has_infinite_distances
+                else max(float(r[np.isfinite(r)].max(initial=0.0)) for r in D))
         lo = min(lo, 1e-5 * hi, 1e-4 / diam if diam > 0 else lo)
     model_ev = model_ed = 0.0
     if model is not None:
