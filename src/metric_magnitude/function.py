@@ -14,10 +14,12 @@ Two engines, chosen by `magnitude_function`:
   solve (`metric_magnitude.solvers.solve_dense` with ``derivative=3``).
 
 Either way, the function between anchors is the two-point Hermite interpolant of degree 7
-(piecewise Bernstein polynomials matching value and three derivatives at both ends). The
-interpolation error of an interval is estimated by comparing that polynomial with the
-degree-11 Hermite interpolant through the interval's anchors and a neighbouring one; intervals
-whose estimate exceeds the tolerance are split at their midpoint, until every interval meets it.
+(piecewise Bernstein polynomials matching value and three derivatives at both ends). With
+exact anchors, the interpolation error of an interval is estimated by comparing that
+polynomial with the degree-11 Hermite interpolant through the interval's anchors and a
+neighbouring one; with the reduced basis it is measured against the model inside every
+interval. Intervals that miss the tolerance are split at their midpoint, until every interval
+meets it.
 """
 
 from __future__ import annotations
