@@ -145,3 +145,15 @@ def git_commit() -> str | None:
     except OSError:
         pass
     return None
+
+
+def write_results(path: str | None, rows) -> None:
+    """Write ``rows`` as JSON with the machine, commit, thread settings and load average."""
+    if not path:
+        return
+    import json
+
+    meta = {"date": utc_now(), "cpu": cpu_model(), "cpus": cpus_available(),
+            "commit": git_commit(), "threads_env": thread_env(), "loadavg": os.getloadavg()}
+    with open(path, "w") as fh:
+        json.dump({"meta": meta, "results": rows}, fh, indent=1)

@@ -22,7 +22,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
@@ -122,12 +121,7 @@ def main() -> None:
     print(f"\nmedians of {args.repeats} interleaved repeats; load average "
           f"{os.getloadavg()[0]:.2f} on {_common.cpus_available()} CPUs "
           f"({_common.cpu_model()}); {_common.utc_now()}")
-    if args.out:
-        meta = {"date": _common.utc_now(), "cpu": _common.cpu_model(),
-                "cpus": _common.cpus_available(), "commit": _common.git_commit(),
-                "threads_env": _common.thread_env(), "loadavg": os.getloadavg()}
-        with open(args.out, "w") as fh:
-            json.dump({"meta": meta, "results": rows}, fh, indent=1)
+    _common.write_results(args.out, rows)
 
 
 if __name__ == "__main__":

@@ -327,18 +327,25 @@ def _import_distributed():
     return import_optional("distributed")
 
 
+def _finish(item, get_record, on_error, done, errors, bar) -> None:
+    """Store one space's record (or its error) as soon as it is known."""
+    try:
+        record = get_record()
+    except Exception as exc:
+        if on_error == "raise":
+            _raise_for(item, exc)
+        errors[item.name] = _message(exc)
+    else:
+        _save_record(item, record)
+        done[item.name] = record
+    bar.step(item.name)
+
+
 def _run_sync(todo, settings, on_error, done, errors, bar) -> None:
     for item in todo:
-        try:
-            record = _compute_one(item.space, item.name, item.fingerprint, settings)
-        except Exception as exc:
-            if on_error == "raise":
-                _raise_for(item, exc)
-            errors[item.name] = _message(exc)
-        else:
-            _save_record(item, record)
-            done[item.name] = record
-        bar.step(item.name)
+        _finish(item, lambda item=item: _compute_one(item.space, item.name, item.fingerprint,
+                                                     settings),
+                on_error, done, errors, bar)
 
 
 def _run_dask(client, todo, settings, on_error, done, errors, bar) -> None:
@@ -366,17 +373,8 @@ def _run_dask(client, todo, settings, on_error, done, errors, bar) -> None:
     try:
         for fut in ac:
             _, item, _ = in_flight.pop(fut.key)
-            try:
-                record = fut.result()
-            except Exception as exc:
-                if on_error == "raise":
-                    _raise_for(item, exc)
-                errors[item.name] = _message(exc)
-            else:
-                _save_record(item, record)
-                done[item.name] = record
+            _finish(item, fut.result, on_error, done, errors, bar)
             fut.release()
-            bar.step(item.name)
             submit_next()
     finally:
         # an error or an interrupt: keep what has finished, cancel the rest
