@@ -193,11 +193,12 @@ class ReducedModel:
         self._gram = (t_max, G)
         return G
 
-    def evaluate(self, ts, t_max: float, nu: int = 3):
+    def evaluate(self, ts, t_max: float, nu: int = 3, *, with_sub: bool = True):
         """Model values and t-derivatives up to ``nu`` (<= 3) at ``ts``, and the sub-model's.
 
         Returns (main, sub): arrays of shape (len(ts), nu + 1) and (len(ts), 2) (value and
-        first derivative of the smaller model).
+        first derivative of the smaller model); sub is None with ``with_sub=False``, which
+        skips its solves.
         """
         ts = np.atleast_1d(np.asarray(ts, dtype=float))
         G = self._chebyshev_gram(t_max)
@@ -206,14 +207,15 @@ class ReducedModel:
         b = V.sum(axis=0)
         rs = self._ranks[0]
         main = np.empty((ts.size, nu + 1))
-        sub = np.empty((ts.size, 2))
+        sub = np.empty((ts.size, 2)) if with_sub else None
         for c0 in range(0, ts.size, 64):  # chunks bound the (nu+1, chunk, r, r) temporary
             chunk = ts[c0 : c0 + 64]
             C = _coefficient_derivatives(chunk, self.h, Q, nu)
             Gt = np.tensordot(C, G, axes=(2, 0))
             for i in range(chunk.size):
                 main[c0 + i] = _galerkin(Gt[:, i], b, nu)
-                sub[c0 + i] = _galerkin(Gt[:2, i, :rs, :rs], b[:rs], 1) if rs else np.nan
+                if with_sub:
+                    sub[c0 + i] = _galerkin(Gt[:2, i, :rs, :rs], b[:rs], 1) if rs else np.nan
         return main, sub
 
     def direct(self, t: float) -> np.ndarray:

@@ -76,7 +76,7 @@ class _Anchors:
         if ts.size == 0:
             return
         if self.model is not None:
-            new = self.model.evaluate(ts, self.t_max, nu=3)[0]
+            new = self.model.evaluate(ts, self.t_max, nu=3, with_sub=False)[0]
         else:
             sp = self.space
             res = solve_dense(
@@ -344,7 +344,7 @@ def _model_anchors(anchors: _Anchors, lo: float, hi: float, rtol: float):
         # the value's error peaks at the midpoint, the slope's near 0.31 and 0.69
         frac = np.array([0.31, 0.5, 0.69])
         probe = (t[:-1, None] + frac * (t[1:] - t[:-1])[:, None]).ravel()
-        m = anchors.model.evaluate(probe, hi, nu=1)[0]
+        m = anchors.model.evaluate(probe, hi, nu=1, with_sub=False)[0]
         dscale = max(float(np.abs(d[:, 1]).max()), 1e-300)
         ev = (np.abs(poly(probe) - m[:, 0]) / np.abs(m[:, 0])).reshape(-1, 3).max(axis=1)
         ed = (np.abs(poly(probe, 1) - m[:, 1]) / dscale).reshape(-1, 3).max(axis=1)
