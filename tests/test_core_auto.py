@@ -278,8 +278,9 @@ def test_explicit_sparse_and_cg_methods_and_their_errors():
         _, res = mm.solve(X, 60.0, method=method, rtol=1e-10)
         assert res.methods == (method,)
         assert abs(res.magnitude[0] - exact) <= 1e-10 * exact
-        with pytest.raises(mm.InvalidInputError, match=f"method='{method}' does not compute"):
-            mm.magnitude_derivative(X, 1.0, method=method)
+        # derivatives from the certified weights (tests/test_large_derivative.py)
+        d = mm.magnitude_derivative(X, 60.0, method=method, rtol=1e-10)
+        assert d == pytest.approx(mm.magnitude_derivative(X, 60.0), rel=1e-4)
     D = mm.distance_matrix(X)
     with pytest.raises(mm.InvalidInputError, match="method='sparse' needs points"):
         mm.magnitude(D, 1.0, metric="precomputed", method="sparse")
@@ -311,14 +312,19 @@ def test_invalid_rtol_is_refused_on_every_path(method, rtol):
 # ---------------------------------------------------------------- memory
 
 
-def test_derivatives_that_need_the_dense_solver_say_so(monkeypatch):
+def test_derivatives_without_dense_memory(monkeypatch):
     from metric_magnitude import _validation
 
     X = _cloud(300, 3, seed=12)
+    exact = mm.magnitude_derivative(X, 1.0)
     monkeypatch.setattr(core, "available_memory", lambda: 1_000_000)
     monkeypatch.setattr(_validation, "available_memory", lambda: 1_000_000)
-    with pytest.raises(mm.InsufficientMemoryError, match=r"derivatives.*n may be at most"):
-        mm.magnitude_derivative(X, 1.0)
+    # a negative-type metric: cg, with the derivative from its certified weights
+    _, res = mm.solve(X, 1.0, derivative=True, weights=False)
+    assert res.methods == ("cg",) and abs(res.derivative[0] - exact) <= res.derivative_error[0]
+    # not of negative type: only the dense solver applies, and it does not fit
+    with pytest.raises(mm.InsufficientMemoryError, match=r"negative type.*n may be at most"):
+        mm.magnitude_derivative(X, 1.0, metric="chebyshev")
     line, _ = _collinear(300, seed=12)
     assert mm.magnitude_derivative(line, 1.0) > 0  # the closed form needs no n x n memory
 

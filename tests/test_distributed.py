@@ -517,3 +517,19 @@ def test_cg_on_two_workers_equals_the_single_machine_solver(dask_client):
     assert np.array_equal(dist.iterations, local.iterations)
     assert np.allclose(dist.weights, local.weights, rtol=0, atol=1e-9 * np.abs(local.weights).max())
     assert dist.preconditioners == local.preconditioners
+
+
+def test_core_api_passes_the_client_to_cg(dask_client):
+    """mm.magnitude / mm.weights / mm.solve(method="cg", client=...): the products on the
+    workers, the same certified result and derivative as the single-machine solver."""
+    X = np.random.default_rng(4).standard_normal((3000, 3))
+    ts = [0.5, 8.0]
+    local = mm.magnitude(X, ts, method="cg", rtol=1e-9)
+    dist = mm.magnitude(X, ts, method="cg", rtol=1e-9, client=dask_client)
+    assert np.allclose(dist, local, rtol=1e-9, atol=0)
+    _, res = mm.solve(X, ts, method="cg", rtol=1e-9, client=dask_client, derivative=True,
+                      weights=False)
+    exact = mm.magnitude_derivative(X, ts, method="cholesky")
+    assert np.all(np.abs(res.derivative - exact) <= res.derivative_error)
+    W = mm.weights(X, 8.0, method="cg", rtol=1e-9, client=dask_client)
+    assert np.allclose(W, mm.weights(X, 8.0, method="cg", rtol=1e-9), rtol=0, atol=1e-9)

@@ -258,8 +258,8 @@ def test_invalid_arguments():
         solve_iterative(X, 1.0, preconditioner="ilu")
     with pytest.raises(mm.InvalidInputError, match="rtol"):
         mm.magnitude(X, 1.0, method="cg", rtol=2.0)
-    with pytest.raises(mm.InvalidInputError, match="derivatives"):
-        mm.magnitude_derivative(X, 1.0, method="cg")
+    with pytest.raises(mm.InvalidInputError, match="first derivative only"):
+        mm.solve(X, 1.0, method="cg", derivative=3)
     with pytest.raises(mm.InvalidInputError, match="'cg'"):
         mm.magnitude(X, 1.0, method="cgg")
 

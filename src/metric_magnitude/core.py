@@ -115,16 +115,16 @@ def _auto_plan(space: MetricSpace, scales: np.ndarray, derivative, rtol: float) 
     """The solver method="auto" uses at each scale: "dense", "sparse" or "cg"."""
     k = scales.shape[0]
     fits = not _dense_does_not_fit(space)
-    if derivative or not space.known_positive_definite:
+    if not space.known_positive_definite:
         if not fits:
             check_dense_memory(  # raises, naming how large n may be
                 space._points.shape[0],
                 DENSE_MATRICES,
-                what="method='auto' with "
-                + ("derivatives (only the dense solver computes them for such points)"
-                   if derivative else f"the metric {space.metric!r} (not of negative type, "
-                   "so only the dense solver applies)"),
+                what=f"method='auto' with the metric {space.metric!r} (not of negative type, "
+                "so only the dense solver applies)",
             )
+        return ["dense"] * k
+    if derivative and fits:  # the dense solvers' derivatives are exact to rounding
         return ["dense"] * k
     plan = ["dense" if fits else "cg"] * k
     name = _points_metric(space)
@@ -156,22 +156,36 @@ def _has_numba() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
-def _solve_cg(space: MetricSpace, scales: np.ndarray, rtol, weights: bool) -> MagnitudeResult:
+def _solve_cg(space: MetricSpace, scales: np.ndarray, rtol, weights: bool,
+              derivative: bool = False, client=None) -> MagnitudeResult:
     from .solvers.iterative import solve_iterative
 
     res = solve_iterative(space, scales, rtol=_DEFAULT_RTOL if rtol is None else rtol,
-                          weights=weights)
+                          weights=weights, derivative=derivative, client=client)
     k = scales.shape[0]
     return MagnitudeResult(
         scales,
         res.magnitude,
         res.magnitude - 1.0,
         res._space_weights,
-        None,
+        res.derivative,
         ("cg",) * k,
         res.rcond_bound,
         np.ones(k, dtype=bool),
+        res.gap,
+        res.derivative_error,
     )
+
+
+def _sparse_derivative(space: MetricSpace, t: float, res) -> tuple[float, float]:
+    """d|tX|/dt from the sparse solver's weights, by one matrix-free product."""
+    from .solvers.iterative import SimilarityOperator, derivative_from_weights
+
+    op = getattr(space, "_derivative_operator", None)
+    if op is None:  # built once per space: the k-d partition of the points
+        op = SimilarityOperator(space._points, metric=space.metric)
+        space._derivative_operator = op
+    return derivative_from_weights(op, t, res.weights, res.weights_error)
 
 
 def _solve_sparse_scale(space: MetricSpace, t: float, rtol: float, weights: bool):
@@ -218,7 +232,8 @@ def _remap_rows(W: np.ndarray, old_inverse: np.ndarray, new_inverse: np.ndarray,
     return out
 
 
-def _run_plan(space, scales, plan, dense_method, weights, derivative, rtol, auto):
+def _run_plan(space, scales, plan, dense_method, weights, derivative, rtol, auto,
+              client=None):
     """Solve each scale by the method of ``plan`` and put the results together in order."""
     k = scales.shape[0]
     mag = np.empty(k)
@@ -227,11 +242,12 @@ def _run_plan(space, scales, plan, dense_method, weights, derivative, rtol, auto
     pd = np.ones(k, dtype=bool)
     used = [""] * k
     deriv = None
+    gap = np.full(k, np.nan)  # certified relative error of the iterative scales
+    derr = np.full(k, np.nan) if derivative else None
     rows: dict[int, np.ndarray] = {}  # scale index -> weights of the distinct rows
 
     def run_dense(idx):
-        nonlocal deriv
-        res = solve_dense(
+        return solve_dense(
             space.distances,  # the n x n matrix: only on this path
             scales[idx],
             method=dense_method,
@@ -240,15 +256,23 @@ def _run_plan(space, scales, plan, dense_method, weights, derivative, rtol, auto
             known_positive_definite=space.known_positive_definite,
             has_infinite_distances=space.has_infinite_distances,
         )
-        if res.derivative is not None:
+
+    def put_derivative(idx, values):
+        nonlocal deriv
+        if values is not None:
+            values = np.asarray(values)
             if deriv is None:
-                deriv = np.empty((k, *res.derivative.shape[1:]))
-            deriv[idx] = res.derivative
-        return res
+                deriv = np.full((k, *values.shape[1:]), np.nan)
+            deriv[idx] = values
 
     def store(idx, res):
         mag[idx], mag1[idx], rcond[idx] = res.magnitude, res.magnitude_minus_one, res.rcond
         pd[idx] = res.positive_definite
+        put_derivative(idx, res.derivative)
+        if res.error_bound is not None:
+            gap[idx] = res.error_bound
+        if res.derivative_error is not None:
+            derr[idx] = res.derivative_error
         for j, i in enumerate(idx):
             used[i] = res.methods[j]
             if weights:
@@ -262,7 +286,7 @@ def _run_plan(space, scales, plan, dense_method, weights, derivative, rtol, auto
     for i in (i for i in range(k) if plan[i] == "sparse"):
         t = float(scales[i])
         try:
-            res = _solve_sparse_scale(space, t, rtol, weights)
+            res = _solve_sparse_scale(space, t, rtol, weights or derivative)
         except (CertificationError, InvalidInputError):
             # auto: the bounds were too weak, or the sample's estimate was off (after the
             # fact, SparseTooDenseError or InsufficientMemoryError): the next method in line
@@ -271,7 +295,10 @@ def _run_plan(space, scales, plan, dense_method, weights, derivative, rtol, auto
             (later_dense if fits else cg).append(i)
             continue
         mag[i], mag1[i] = res.magnitude, res.magnitude - 1.0
-        rcond[i], used[i] = res.rcond_bound, "sparse"
+        rcond[i], used[i], gap[i] = res.rcond_bound, "sparse", res.bound
+        if derivative:
+            value, derr[i] = _sparse_derivative(space, t, res)
+            put_derivative([i], [value])
         if weights:
             rows[i] = res.weights
     if later_dense:
@@ -283,9 +310,9 @@ def _run_plan(space, scales, plan, dense_method, weights, derivative, rtol, auto
                 rows[i] = _remap_rows(rows[i], before, space._inverse, _n_rows(space))
     if cg:
         cg = sorted(cg)
-        store(cg, _solve_cg(space, scales[cg], rtol, weights))
+        store(cg, _solve_cg(space, scales[cg], rtol, weights, derivative, client))
     W = np.stack([rows[i] for i in range(k)]) if weights else None
-    return MagnitudeResult(scales, mag, mag1, W, deriv, tuple(used), rcond, pd)
+    return MagnitudeResult(scales, mag, mag1, W, deriv, tuple(used), rcond, pd, gap, derr)
 
 
 def _expand_weights(space: MetricSpace, res: MagnitudeResult) -> np.ndarray:
@@ -306,6 +333,7 @@ def solve(
     weights: bool = True,
     derivative: bool = False,
     rtol: float | None = None,
+    client=None,
 ) -> tuple[MetricSpace, MagnitudeResult]:
     """Solve the weighting equation at one or more scales and return everything.
 
@@ -332,13 +360,20 @@ def solve(
        `metric_magnitude.solvers.iterative.solve_iterative`) for points of a negative-type
        metric whose dense matrices would not fit.
 
-    A sparse scale that cannot be certified after all goes on to 3 or 4. Derivatives come
-    from 1 or 3 only; ``method="cg"`` or ``"sparse"`` with ``derivative=True`` is an
-    error. The dense and structured results are exact to rounding; on the ``"cg"`` and
-    ``"sparse"`` paths ``rtol`` (default 1e-8) is the relative gap certified at every scale,
-    else `CertificationError` is raised with the best bounds found. Every path estimates its
+    A sparse scale that cannot be certified after all goes on to 3 or 4. With
+    ``derivative=True``, ``"auto"`` prefers 3 wherever it fits (exact derivatives); on the
+    ``"cg"`` and ``"sparse"`` paths the first derivative w^T (D o Z) w comes from the
+    computed weights by one more matrix-free product, with a bound on its error from the
+    weights' certified error (``res.derivative_error``). The dense and structured results
+    are exact to rounding; on the ``"cg"`` and ``"sparse"`` paths ``rtol`` (default 1e-8) is
+    the relative gap certified at every scale (``res.error_bound``), else
+    `CertificationError` is raised with the best bounds found. Every path estimates its
     memory before allocating and raises `InsufficientMemoryError` when it would not fit. No
     path but the dense one forms an n x n matrix.
+
+    ``client`` (a ``dask.distributed.Client``) computes the products of the scales solved
+    by ``"cg"`` on that cluster's workers (``docs/guide-distributed.md``); the other paths
+    ignore it.
 
     Examples
     --------
@@ -364,7 +399,7 @@ def solve(
         rtol = _check_rtol(rtol)
     space = as_space(X, metric)
     try:
-        return space, _dispatch(space, scales, method, weights, derivative, rtol)
+        return space, _dispatch(space, scales, method, weights, derivative, rtol, client)
     except MemoryError as exc:  # an estimate before an allocation was too optimistic
         raise InsufficientMemoryError(
             f"ran out of memory solving for {space.n_points} points at {scales.shape[0]} "
@@ -373,7 +408,7 @@ def solve(
         ) from exc
 
 
-def _dispatch(space, scales, method, weights, derivative, rtol) -> MagnitudeResult:
+def _dispatch(space, scales, method, weights, derivative, rtol, client=None) -> MagnitudeResult:
     _check_output_memory(space, scales.shape[0], weights)
     if method in STRUCTURED_METHODS or method == "auto":
         res = _solve_structured(space, scales, method, weights, derivative)
@@ -381,10 +416,10 @@ def _dispatch(space, scales, method, weights, derivative, rtol) -> MagnitudeResu
             return res
         if method != "auto":
             raise _structured_error(space, method)
-    if method in ITERATIVE_METHODS and derivative:
+    if method in ITERATIVE_METHODS and derivative > 1:
         raise InvalidInputError(
-            f"method={method!r} does not compute derivatives; use method='auto' or "
-            "'cholesky'"
+            f"method={method!r} computes the first derivative only (derivative={derivative!r}"
+            "); use a dense method for higher ones"
         )
     if method == "sparse" and _points_metric(space) not in _SPARSE_METRICS:
         got = "a distance matrix or a graph" if space._points is None else repr(space.metric)
@@ -401,10 +436,10 @@ def _dispatch(space, scales, method, weights, derivative, rtol) -> MagnitudeResu
     else:
         plan = ["dense"] * k
     if plan == ["cg"] * k:
-        return _solve_cg(space, scales, rtol, weights)
+        return _solve_cg(space, scales, rtol, weights, derivative, client)
     dense_method = method if method in METHODS else "auto"
     return _run_plan(space, scales, plan, dense_method, weights, derivative, certified_rtol,
-                     method == "auto")
+                     method == "auto", client)
 
 
 def _per_scale(values: np.ndarray, scalar: bool):
@@ -412,7 +447,7 @@ def _per_scale(values: np.ndarray, scalar: bool):
 
 
 def magnitude(X, t, *, metric: Metric = "euclidean", method: str = "auto",
-              rtol: float | None = None):
+              rtol: float | None = None, client=None):
     r"""Magnitude `|tX| = \mathbf 1^T Z(t)^{-1} \mathbf 1` with `Z(t) = e^{-tD}`.
 
     Parameters
@@ -447,6 +482,9 @@ def magnitude(X, t, *, metric: Metric = "euclidean", method: str = "auto",
         paths (default 1e-8). The dense and structured methods are exact to rounding (about
         1e-12 relative, ``docs/accuracy.md``): there ``rtol`` is only checked to be in
         (0, 1).
+    client : dask.distributed.Client, optional
+        Compute the products of the ``"cg"`` path on this Dask cluster's workers (points
+        under a named metric only; ``docs/guide-distributed.md``). Other paths ignore it.
 
     Returns
     -------
@@ -485,19 +523,20 @@ def magnitude(X, t, *, metric: Metric = "euclidean", method: str = "auto",
     array([1.70703582, 2.72562174])
     """
     scalar = check_scales(t)[1]
-    _, res = solve(X, t, metric=metric, method=method, weights=False, rtol=rtol)
+    _, res = solve(X, t, metric=metric, method=method, weights=False, rtol=rtol,
+                   client=client)
     return _per_scale(res.magnitude, scalar)
 
 
 def weights(X, t, *, metric: Metric = "euclidean", method: str = "auto",
-            rtol: float | None = None):
+            rtol: float | None = None, client=None):
     """The weighting w with Z(t) w = 1, one weight per input point.
 
     Copies of a repeated point share its weight equally.
 
     Parameters
     ----------
-    X, t, metric, method, rtol
+    X, t, metric, method, rtol, client
         As in `magnitude`. On the ``"cg"`` and ``"sparse"`` paths ``rtol`` certifies |tX|;
         the 2-norm error of the weights is bounded separately (``weight_error`` of
         `metric_magnitude.solvers.iterative.solve_iterative`, ``weights_error`` of
@@ -515,12 +554,14 @@ def weights(X, t, *, metric: Metric = "euclidean", method: str = "auto",
     array([0.73105858, 0.36552929, 0.36552929])
     """
     scalar = check_scales(t)[1]
-    space, res = solve(X, t, metric=metric, method=method, weights=True, rtol=rtol)
+    space, res = solve(X, t, metric=metric, method=method, weights=True, rtol=rtol,
+                       client=client)
     W = _expand_weights(space, res)
     return W[0] if scalar else W
 
 
-def magnitude_derivative(X, t, *, metric: Metric = "euclidean", method: str = "auto"):
+def magnitude_derivative(X, t, *, metric: Metric = "euclidean", method: str = "auto",
+                         rtol: float | None = None):
     r"""Exact derivative `\frac{d}{dt}|tX| = w^T (D \circ Z) w`.
 
     Differentiating `Z w = \mathbf 1` gives `Z w' = (D \circ Z) w`, hence
@@ -530,9 +571,13 @@ def magnitude_derivative(X, t, *, metric: Metric = "euclidean", method: str = "a
     Parameters
     ----------
     X, t, metric, method
-        As in `magnitude`. Only the dense and structured (``"line"``, ``"grid"``) methods
-        compute derivatives: ``"auto"`` never picks ``"sparse"`` or ``"cg"`` here, and
-        asking for them is an `InvalidInputError`.
+        As in `magnitude`. The dense and structured (``"line"``, ``"grid"``) methods give
+        the derivative exact to rounding, and ``"auto"`` uses them wherever they fit. For
+        points whose dense matrices do not fit, ``"auto"`` (or ``"cg"``, ``"sparse"``)
+        computes it from the weights certified to ``rtol`` by one more matrix-free product;
+        `solve` reports a bound on its error (``derivative_error``).
+    rtol : float, optional
+        As in `magnitude` (the ``"cg"`` and ``"sparse"`` paths only).
 
     Returns
     -------
@@ -547,7 +592,8 @@ def magnitude_derivative(X, t, *, metric: Metric = "euclidean", method: str = "a
     True
     """
     scalar = check_scales(t)[1]
-    _, res = solve(X, t, metric=metric, method=method, weights=False, derivative=True)
+    _, res = solve(X, t, metric=metric, method=method, weights=False, derivative=True,
+                   rtol=rtol)
     return _per_scale(res.derivative, scalar)
 
 

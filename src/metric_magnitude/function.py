@@ -12,6 +12,11 @@ Two engines, chosen by `magnitude_function`:
   search of ``scales="auto"`` or ``"linear"`` uses the same model, so its snapshots are reused.
 * **Exact anchors** (every other space, or an explicit ``method``): each anchor is an exact
   solve (`metric_magnitude.solvers.solve_dense` with ``derivative=3``).
+* **Per scale** (points whose dense matrices would not fit in memory, or ``method="cg"`` or
+  ``"sparse"``): every requested scale is solved by `metric_magnitude.solve` (the closed
+  forms, the sparse truncation or matrix-free CG, each certified to ``rtol``), warm-started
+  from the previous scale, with the first derivative from one more matrix-free product.
+  There is no interpolant: the function exists at its scales only.
 
 Either way, the function between anchors is the two-point Hermite interpolant of degree 7
 (piecewise Bernstein polynomials matching value and three derivatives at both ends). With
@@ -199,12 +204,17 @@ class MagnitudeFunction:
         The magnitude dimension profile t f'(t) / f(t).
     error_estimate : float
         Estimated maximum relative error of ``values`` (and of ``derivative`` relative to
-        its local scale); zero where every scale was solved exactly.
+        its local scale); zero where every scale was solved exactly. With the
+        ``"per scale"`` engine it is the largest certified relative error (a bound), and
+        ``derivative_error_estimate`` a bound on the derivative's error relative to its
+        largest size.
     anchor_scales : ndarray
         Where exact solves were made; ``n_solves`` counts them.
     solver : str
-        ``"reduced basis"`` (few exact solves span the weighting over the whole range) or
-        ``"exact anchors"`` (an exact solve at every anchor); see `magnitude_function`.
+        ``"reduced basis"`` (few exact solves span the weighting over the whole range),
+        ``"exact anchors"`` (an exact solve at every anchor) or ``"per scale"`` (large n:
+        a certified solve at each requested scale and no interpolant); see
+        `magnitude_function`.
     """
 
     scales: np.ndarray
@@ -276,9 +286,8 @@ class MagnitudeFunction:
             idx = np.clip(idx, 0, self.scales.size - 1)
             if not np.allclose(self.scales[idx], t, rtol=1e-14, atol=0):
                 raise InvalidInputError(
-                    "this magnitude function was solved exactly at its few scales only; "
-                    "ask magnitude_function for those scales, or more than "
-                    f"{_DIRECT_SOLVE_MAX} scales to get an interpolant"
+                    "this magnitude function was solved at its scales only; "
+                    + self._no_interpolant_hint()
                 )
             return (self.values if nu == 0 else self.derivative)[idx]
         out = self._poly(t, nu)
@@ -299,10 +308,21 @@ class MagnitudeFunction:
         self._check_range(np.array([lo, hi]))
         if self._poly is None:
             raise InvalidInputError(
-                "area needs an interpolated magnitude function: ask for more than "
-                f"{_DIRECT_SOLVE_MAX} scales or scales='auto'"
+                "area needs an interpolated magnitude function; " + self._no_interpolant_hint()
             )
         return float(self._poly.integrate(lo, hi))
+
+    def _no_interpolant_hint(self) -> str:
+        if self.solver == "per scale":
+            return (
+                f"for {self.n_points} points every scale is a separate certified solve "
+                "(the dense matrices of the interpolating engines would not fit in memory): "
+                "ask magnitude_function for the scales you need, or subsample the points"
+            )
+        return (
+            "ask magnitude_function for those scales, or for more than "
+            f"{_DIRECT_SOLVE_MAX} scales to get an interpolant"
+        )
 
     def plot(self, ax=None, dimension: bool = False, **kwargs):
         """Plot the function (or its dimension profile) on a matplotlib Axes; returns it."""
@@ -362,6 +382,34 @@ def _model_anchors(anchors: _Anchors, lo: float, hi: float, rtol: float):
             stacklevel=4,
         )
     return t, d, 2.0 * ev, 2.0 * ed
+
+
+def _solves_per_scale(space: MetricSpace, method: str) -> bool:
+    """Whether `magnitude_function` solves each scale by `metric_magnitude.solve`: an
+    iterative method was asked for, or ``"auto"`` for points whose dense matrices (the
+    other engines' snapshots and anchors) would not fit in memory."""
+    from .core import ITERATIVE_METHODS, _dense_does_not_fit
+
+    return method in ITERATIVE_METHODS or (method == "auto" and _dense_does_not_fit(space))
+
+
+def _per_scale_function(space: MetricSpace, arr: np.ndarray, method: str, rtol: float):
+    """The ``"per scale"`` engine: a certified solve (with derivative) at every scale."""
+    from .core import solve
+
+    positive = arr[arr > 0]
+    _, res = solve(space, positive, method=method, weights=False, derivative=True, rtol=rtol)
+    pad = arr.size - positive.size  # t = 0: |0X| = 1
+    vals = np.concatenate([np.ones(pad), res.magnitude])
+    ders = np.concatenate([np.full(pad, np.nan), res.derivative])
+    gap = np.nan_to_num(res.error_bound, nan=0.0)  # NaN: a closed form, exact to rounding
+    derr = np.nan_to_num(res.derivative_error, nan=0.0)
+    dscale = max(float(np.abs(res.derivative).max()), 1e-300)
+    return MagnitudeFunction(
+        arr, vals, ders, float(gap.max(initial=0.0)), float(derr.max(initial=0.0)) / dscale,
+        positive, np.column_stack([res.magnitude, res.derivative]), space.n_points, rtol,
+        None, "per scale",
+    )
 
 
 def _reduced_model_for(space: MetricSpace, method: str):
@@ -448,10 +496,16 @@ def magnitude_function(
         Proportion of the number of distinct points that defines the convergence scale.
     rtol : float, default=1e-8
         Relative accuracy of the values (and of the derivative, relative to its size).
+        On the ``"per scale"`` engine it is certified at every scale for the values; the
+        derivative, from the computed weights, is then only about sqrt(rtol) accurate (its
+        bound is ``derivative_error_estimate``).
     method : str, default="auto"
-        ``"auto"`` uses the reduced-basis engine where it applies (module docstring);
-        any other method name solves exactly at every anchor with that solver, as in
-        `metric_magnitude.magnitude`.
+        ``"auto"`` uses the reduced-basis engine where it applies (module docstring), and
+        for points whose dense matrices would not fit in memory solves each scale by
+        `metric_magnitude.solve` (``solver="per scale"``: each scale costs an iterative
+        solve, so ask for ``n_scales`` of about 20 there). ``"cg"`` and ``"sparse"`` do the
+        same at any n; any other method name solves exactly at every anchor with that
+        solver, as in `metric_magnitude.magnitude`.
 
     Returns
     -------
@@ -507,6 +561,8 @@ def magnitude_function(
             arr = np.linspace(0.0, t_conv, int(n_scales))
     else:
         arr, _ = check_scales_with_zero(scales, increasing=True)
+    if _solves_per_scale(space, method):
+        return _per_scale_function(space, arr, method, rtol)
     positive = arr[arr > 0]
     if positive.size <= _DIRECT_SOLVE_MAX:
         anchors = _Anchors(space, method)

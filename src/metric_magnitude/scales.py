@@ -25,9 +25,24 @@ def _check_q(q) -> float:
     return float(q)
 
 
-def _evaluator(space: MetricSpace, method: str):
-    D = space.distances
+def _evaluator(space: MetricSpace, method: str, rtol: float | None = None):
+    """f(t) = (|tX|, d|tX|/dt), cached: exact solves, or for spaces that `solve` takes
+    scale by scale (`function._solves_per_scale`) certified to ``rtol``."""
+    from .function import _solves_per_scale
+
     cache: dict[float, tuple[float, float]] = {}
+    if _solves_per_scale(space, method):
+        from .core import solve
+
+        def f_large(t: float) -> tuple[float, float]:
+            if t not in cache:
+                _, res = solve(space, [t], method=method, weights=False, derivative=True,
+                               rtol=rtol)
+                cache[t] = float(res.magnitude[0]), float(res.derivative[0])
+            return cache[t]
+
+        return f_large
+    D = space.distances
 
     def f(t: float) -> tuple[float, float]:
         if t in cache:
@@ -148,6 +163,14 @@ def _convergence_scale_and_model(space: MetricSpace, q: float, method: str, rtol
     if q * n <= 1:  # |tX| >= 1 = |0X| already (one point, or q <= 1/n)
         return 0.0, None
     target = q * n
+    from .function import _solves_per_scale
+
+    if _solves_per_scale(space, method):
+        # each value is certified to 1e-8 (cg, sparse): t to 1e-6 relative is what that
+        # supports, and each Newton step is a full iterative solve
+        rtol_t = max(rtol, 1e-6)
+        return _newton_search(_evaluator(space, method, 1e-8), target, _start_scale(space),
+                              rtol_t), None
     model = _reduced_model_for(space, method)
     if model is not None:
         from ._reduced import convergence_search
@@ -160,8 +183,14 @@ def _convergence_scale_and_model(space: MetricSpace, q: float, method: str, rtol
 
 def _start_scale(space: MetricSpace) -> float:
     """1 / (median distance), the median taken over at most ~64 rows (no n^2 temporary)."""
-    D = space.distances
-    rows = D[:: max(1, D.shape[0] // 64)]
+    if space._distances is None and space._points is not None:
+        from scipy.spatial.distance import cdist
+
+        P = space._points  # the distances of ~64 rows only, as the large-n paths need
+        rows = cdist(P[:: max(1, P.shape[0] // 64)], P, metric=space.metric)
+    else:
+        D = space.distances
+        rows = D[:: max(1, D.shape[0] // 64)]
     return 1.0 / float(np.median(rows[np.isfinite(rows) & (rows > 0)]))
 
 

@@ -16,6 +16,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components, shortest_path
 from scipy.spatial.distance import cdist
 
+from . import _validation
 from ._validation import (
     check_dense_memory,
     check_distance_matrix,
@@ -235,20 +236,31 @@ class MetricSpace:
         self._distances = D[np.ix_(first, first)] if first.size < D.shape[0] else D
         self._inverse = labels if inverse is None else labels[inverse]
 
+    def _settle_rows(self) -> None:
+        """Compute the distances, which may merge rows at distance 0 under the metric;
+        except for points whose dense matrices would not fit in memory, which the large-n
+        solvers take as they are (exact copies merged, never an n x n matrix)."""
+        if self._distances is None:
+            n = self._points.shape[0]
+            if DENSE_MATRICES * 8.0 * n * n > _validation.available_memory():
+                return
+            _ = self.distances
+
     @property
     def inverse(self) -> np.ndarray:
         """Index of each input point's distinct representative, shape (n_points,)."""
-        _ = self.distances  # merging may happen when distances are first computed
+        self._settle_rows()
         return self._inverse
 
     @property
     def n_distinct(self) -> int:
-        return int(self.distances.shape[0])
+        self._settle_rows()
+        return int((self._points if self._distances is None else self._distances).shape[0])
 
     @property
     def multiplicity(self) -> np.ndarray:
-        _ = self.distances  # merging may happen when distances are first computed
-        return np.bincount(self.inverse, minlength=self.n_distinct)
+        self._settle_rows()
+        return np.bincount(self._inverse, minlength=self.n_distinct)
 
     @property
     def distances(self) -> np.ndarray:

@@ -156,17 +156,20 @@ def _exp_array(x):  # pragma: no cover - compiled
 
 
 @njit(**_JIT)
-def _leaf_product(PT, VT, YT, r0, r1, cols, t, metric, track, block):  # pragma: no cover
+def _leaf_product(PT, VT, YT, r0, r1, cols, t, metric, track, block,
+                  weighted):  # pragma: no cover
     """YT += (Z restricted to pairs (i, j), j > i, i in r0:r1, j in cols) applied both ways.
 
     PT: points transposed (d, n); VT, YT: (m, n); cols: (k, 2) column ranges, each either
     the leaf itself (r0, r1) or entirely to its right. The diagonal (Z_ii = 1) is added too
-    when (r0, r1) is among the ranges. Returns (min, max) of the distances met (when track).
+    when (r0, r1) is among the ranges. With ``weighted``, the entries are D_ij Z_ij instead
+    (zero diagonal). Returns (min, max) of the distances met (when track).
     """
     d = PT.shape[0]
     m = VT.shape[0]
     buf = np.empty(block)
     kbuf = np.empty(block)
+    dbuf = np.empty(block if weighted else 0)
     colacc = np.empty((m, block))
     dmin = np.inf
     dmax = 0.0
@@ -174,7 +177,7 @@ def _leaf_product(PT, VT, YT, r0, r1, cols, t, metric, track, block):  # pragma:
     for q in range(cols.shape[0]):
         c0 = cols[q, 0]
         c1 = cols[q, 1]
-        if c0 == r0:  # the diagonal block: Z_ii = 1 exactly
+        if c0 == r0 and not weighted:  # the diagonal block: Z_ii = 1 exactly
             for mm in range(m):
                 yseg = YT[mm, r0:r1]
                 vseg = VT[mm, r0:r1]
@@ -220,7 +223,13 @@ def _leaf_product(PT, VT, YT, r0, r1, cols, t, metric, track, block):  # pragma:
                     for jj in range(w):
                         dmin = min(dmin, buf[jj])
                         dmax = max(dmax, buf[jj])
+                if weighted:
+                    for jj in range(w):
+                        dbuf[jj] = buf[jj]
                 _exp_inplace(buf, kbuf, w, neg_t)
+                if weighted:
+                    for jj in range(w):
+                        buf[jj] *= dbuf[jj]
                 off = j0 - b0
                 w4 = w - w % 4
                 for mm in range(m):
@@ -278,11 +287,13 @@ def _transposed_points(op) -> np.ndarray:
     return PT
 
 
-def apply_product(S, V: np.ndarray, track_min: bool = False, leaves=None) -> np.ndarray:
+def apply_product(S, V: np.ndarray, track_min: bool = False, leaves=None,
+                  distance_weighted: bool = False) -> np.ndarray:
     """Z~ @ V for a `_ScaledSimilarity` S (sorted order), as its numpy ``apply`` computes it.
 
     V has shape (n, m). Updates ``S.min_distance`` / ``S.max_distance`` when ``track_min``.
     ``leaves``: only the tiles of these row leaves (as ``apply(leaves=...)``).
+    ``distance_weighted``: (D o Z~) @ V instead.
     """
     op = S.op
     n, m = V.shape
@@ -312,7 +323,8 @@ def apply_product(S, V: np.ndarray, track_min: bool = False, leaves=None) -> np.
             if job is None:
                 break
             _, r0, r1, cols = job
-            a, b = _leaf_product(PT, VT, YT, r0, r1, cols, S.t, metric, track_min, block)
+            a, b = _leaf_product(PT, VT, YT, r0, r1, cols, S.t, metric, track_min, block,
+                                 distance_weighted)
             lo, hi = min(lo, a), max(hi, b)
         extremes.append((lo, hi))
         return YT

@@ -30,6 +30,13 @@ class MagnitudeResult:
     positive_definite : ndarray of bool, shape (k,)
         Whether Z(t) was found positive definite (by the Cholesky factorisation or the
         inertia of its LDL^T factorisation).
+    error_bound : ndarray of shape (k,) or None
+        The certified relative error of ``magnitude`` at the scales solved by ``"cg"`` or
+        ``"sparse"``; NaN at scales solved directly (exact up to rounding, see ``rcond``).
+    derivative_error : ndarray of shape (k,) or None
+        With ``derivative``: a bound on its absolute error at the ``"cg"`` and ``"sparse"``
+        scales, from the certified error of their weights
+        (`metric_magnitude.solvers.iterative.derivative_error_bound`); NaN elsewhere.
     """
 
     scales: np.ndarray
@@ -40,3 +47,5 @@ class MagnitudeResult:
     methods: tuple
     rcond: np.ndarray
     positive_definite: np.ndarray
+    error_bound: np.ndarray | None = None
+    derivative_error: np.ndarray | None = None

@@ -172,6 +172,11 @@ class IterativeResult:
     rcond_bound : ndarray of shape (k,)
         Certified lower bound on the reciprocal 2-norm condition number of Z(t):
         lambda_min_bound / (largest row sum of Z(t)).
+    derivative : ndarray of shape (k,) or None
+        d|tX|/dt = w^T (D o Z) w from the computed weights (``derivative=True``).
+    derivative_error : ndarray of shape (k,) or None
+        Bound on its absolute error, from the certified weight error
+        (`derivative_error_bound`); ``inf`` where the weights have no error bound.
     """
 
     scales: np.ndarray
@@ -190,6 +195,8 @@ class IterativeResult:
     n_distinct: int
     skipped_fraction: np.ndarray
     rcond_bound: np.ndarray
+    derivative: np.ndarray | None = None
+    derivative_error: np.ndarray | None = None
     # weights of the distinct rows of the MetricSpace (for MagnitudeResult), internal
     _space_weights: np.ndarray | None = field(default=None, repr=False)
 
@@ -492,15 +499,20 @@ class _ScaledSimilarity:
         self.max_distance = 0.0
 
     # ------------------------------------------------------------------ products
-    def apply(self, V: np.ndarray, track_min: bool = False) -> np.ndarray:
-        """Z~ @ V (sorted order), Z~ = Z with the skipped far-field entries set to 0."""
+    def apply(self, V: np.ndarray, track_min: bool = False,
+              distance_weighted: bool = False) -> np.ndarray:
+        """Z~ @ V (sorted order), Z~ = Z with the skipped far-field entries set to 0.
+
+        With ``distance_weighted``, (D o Z~) @ V instead: the product behind the derivative
+        d|tX|/dt = w^T (D o Z) w.
+        """
         V = np.ascontiguousarray(V, dtype=np.float64)
         if V.ndim == 1:
-            return self.apply(V[:, None], track_min)[:, 0]
+            return self.apply(V[:, None], track_min, distance_weighted)[:, 0]
         if self.op.kernel == "numba":
             from ._kernels import apply_product
 
-            return apply_product(self, V, track_min)
+            return apply_product(self, V, track_min, distance_weighted=distance_weighted)
         op = self.op
         n, m = V.shape
         t = self.t
@@ -529,8 +541,7 @@ class _ScaledSimilarity:
                     np.fill_diagonal(T, np.inf)
                     local_min = min(local_min, float(T.min()))
                     np.fill_diagonal(T, 0.0)
-                T *= -t
-                np.exp(T, out=T)
+                T = _tile_entries(T, t, distance_weighted)
                 acc[r0:r1] += T @ Vi
                 width = max(1, _CHUNK_ENTRIES // (r1 - r0))
                 for a, b in self.near[i]:
@@ -540,8 +551,7 @@ class _ScaledSimilarity:
                         if track_min:
                             local_min = min(local_min, float(T.min()))
                             local_max = max(local_max, float(T.max()))
-                        T *= -t
-                        np.exp(T, out=T)
+                        T = _tile_entries(T, t, distance_weighted)
                         acc[r0:r1] += T @ V[c0:c1]
                         acc[c0:c1] += T.T @ Vi
             mins.append(local_min)
@@ -583,6 +593,16 @@ class _ScaledSimilarity:
         op = self.op
         td = min(_EXP_UNDERFLOW, self.t * op.diameter_bound * (1 + 1e-12))
         return (td * (op.distance_rel_error + _U) + 2.0 * _U) * 1.01
+
+
+def _tile_entries(T: np.ndarray, t: float, distance_weighted: bool) -> np.ndarray:
+    """exp(-t T) in place, or T * exp(-t T) (a new array) when ``distance_weighted``."""
+    if distance_weighted:
+        E = np.exp(T * -t)
+        E *= T
+        return E
+    T *= -t
+    return np.exp(T, out=T)
 
 
 def _ranges(js: np.ndarray, starts: np.ndarray) -> list[tuple[int, int]]:
@@ -1103,6 +1123,7 @@ def solve_iterative(
     seed: int = 0,
     client=None,
     kernel: str = "auto",
+    derivative: bool = False,
 ) -> IterativeResult:
     """Magnitude by matrix-free preconditioned CG, with certified two-sided bounds.
 
@@ -1148,6 +1169,10 @@ def solve_iterative(
         How the products are computed (see `SimilarityOperator`): ``"auto"`` uses the fused
         numba kernels where numba is installed, for points with the euclidean, cityblock or
         chebyshev metric, from 2,048 points up.
+    derivative : bool, default=False
+        Also compute d|tX|/dt = w^T (D o Z(t)) w at each scale from the computed weights w,
+        by one more matrix-free product, with a bound on its error
+        (`derivative_error_bound`).
 
     Returns
     -------
@@ -1191,16 +1216,55 @@ def solve_iterative(
     }
     with _BlasOneThread():
         return _solve_scales(scales, prep, state, rtol, int(maxiter), preconditioner,
-                             max_rank, rng, warm_start, weights, strict)
+                             max_rank, rng, warm_start, weights, strict, derivative)
+
+
+def derivative_error_bound(Ax_norm: float, row_sum_max: float, rounding: float,
+                           weight_error: float) -> float:
+    """Bound on |x^T A x - w^T A w| for A = D o Z(t) and weights x with ||x - w|| <= e.
+
+    With e = x - w: x^T A x - w^T A w = 2 (A x)^T e - e^T A e, and ||A||_2 is at most the
+    largest row sum of the non-negative symmetric A, so the error is at most
+    ``2 ||A x|| e + ||A||_inf e^2`` plus ``rounding`` (the computed form's own error).
+    """
+    if not np.isfinite(weight_error):
+        return np.inf
+    e = weight_error
+    return 2.0 * Ax_norm * e + row_sum_max * e * e + rounding
+
+
+def _derivative(S: _ScaledSimilarity, x: np.ndarray) -> tuple[float, float, float, float]:
+    """x^T (D o Z~) x, the rounding of that computed form, ||(D o Z~) x|| and the largest
+    row sum of D o Z~ (for `derivative_error_bound`): one product with three columns."""
+    n = S.n
+    ax = np.abs(x)
+    Y = S.apply(np.column_stack([x, ax, np.ones(n)]), distance_weighted=True)
+    value = float(x @ Y[:, 0])
+    g = 1.01 * (S.sum_terms + n) * _U + S.entry_rel_error() + S.op.distance_rel_error
+    rounding = g * float(ax @ Y[:, 1]) * (1.0 + g)
+    return value, rounding, float(np.linalg.norm(Y[:, 0])), float(Y[:, 2].max())
+
+
+def derivative_from_weights(op: SimilarityOperator, t: float, w: np.ndarray,
+                            weight_error: float) -> tuple[float, float]:
+    """d|tX|/dt = w^T (D o Z(t)) w from computed weights, and a bound on its error.
+
+    ``w`` holds the weights of the operator's points (input order) and ``weight_error`` a
+    bound on their 2-norm error (``inf`` if none: then so is the bound). One matrix-free
+    product with three columns, no far-field truncation.
+    """
+    value, rounding, ax_norm, row_max = _derivative(op.scaled(t), np.asarray(w)[op.perm])
+    return value, derivative_error_bound(ax_norm, row_max, rounding, weight_error)
 
 
 def _solve_scales(scales, prep, state, rtol, maxiter, preconditioner, max_rank, rng,
-                  warm_start, weights, strict) -> IterativeResult:
+                  warm_start, weights, strict, derivative=False) -> IterativeResult:
     op = prep["op"]
     n = op.n
     k = scales.shape[0]
     order = np.argsort(scales, kind="stable")
-    out = {name: np.empty(k) for name in ("mag", "lo", "up", "lam", "werr", "skip", "rcond")}
+    out = {name: np.empty(k) for name in ("mag", "lo", "up", "lam", "werr", "skip", "rcond",
+                                          "der", "derr")}
     its = np.zeros(k, dtype=int)
     mvs = np.zeros(k, dtype=int)
     ok = np.zeros(k, dtype=bool)
@@ -1214,6 +1278,7 @@ def _solve_scales(scales, prep, state, rtol, maxiter, preconditioner, max_rank, 
             out["mag"][i] = out["lo"][i] = out["up"][i] = out["lam"][i] = 1.0
             out["werr"][i] = out["skip"][i] = 0.0
             out["rcond"][i] = 1.0
+            out["der"][i] = out["derr"][i] = 0.0
             ok[i] = True
             sources[i], precs[i] = "gershgorin", "none"
             if W is not None:
@@ -1236,6 +1301,12 @@ def _solve_scales(scales, prep, state, rtol, maxiter, preconditioner, max_rank, 
         sources[i], precs[i] = res.source, M.description
         if W is not None:
             W[i] = res.x[op.iperm]
+        if derivative:
+            # no far-field truncation: only pairs whose entries underflow are skipped
+            value, rounding, ax_norm, row_max = _derivative(op.scaled(t), res.x)
+            out["der"][i] = value
+            out["derr"][i] = derivative_error_bound(ax_norm, row_max, rounding,
+                                                    res.weight_error)
         if not res.certified:
             msg = _failure_message(res, t, rtol)
             if strict:
@@ -1270,6 +1341,8 @@ def _solve_scales(scales, prep, state, rtol, maxiter, preconditioner, max_rank, 
         n_distinct=n,
         skipped_fraction=out["skip"],
         rcond_bound=out["rcond"],
+        derivative=out["der"] if derivative else None,
+        derivative_error=out["derr"] if derivative else None,
         _space_weights=space_w,
     )
 

@@ -1,0 +1,183 @@
+"""Derivatives on the matrix-free paths, and magnitude functions of large spaces (issue 7).
+
+The derivative d|tX|/dt = w^T (D o Z) w comes from the computed weights by one product with
+D o Z (never formed); its error bound must hold against the exact dense derivative, and the
+per-scale engine of `magnitude_function` must agree with the interpolating engines.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import metric_magnitude as mm
+from metric_magnitude import _validation, core, function
+from metric_magnitude.exceptions import InvalidInputError
+from metric_magnitude.solvers.iterative import (
+    SimilarityOperator,
+    derivative_error_bound,
+    solve_iterative,
+)
+from metric_magnitude.spaces import MetricSpace
+
+
+def _cloud(n, d, seed=0):
+    return np.random.default_rng(seed).standard_normal((n, d))
+
+
+def _no_dense_memory(monkeypatch, nbytes=50_000_000):
+    # the dense n x n matrices do not fit (for the planner and for MetricSpace's merging of
+    # rows); the solvers' own estimates still see real memory
+    monkeypatch.setattr(core, "available_memory", lambda: nbytes)
+    monkeypatch.setattr(_validation, "available_memory", lambda: nbytes)
+
+
+@pytest.fixture
+def no_dense_distances(monkeypatch):
+    def forbidden(self):
+        raise AssertionError("the n x n distance matrix was computed")
+
+    monkeypatch.setattr(MetricSpace, "distances", property(forbidden))
+
+
+@pytest.mark.parametrize("kernel", ["numpy", "numba"])
+@pytest.mark.parametrize("metric", ["euclidean", "cityblock", "chebyshev"])
+def test_distance_weighted_product_is_d_times_z(kernel, metric):
+    if kernel == "numba":
+        pytest.importorskip("numba")
+    from scipy.spatial.distance import cdist
+
+    X = _cloud(700, 3, seed=1)
+    X[350:] += 30.0  # far clusters: whole tiles underflow and are skipped at t = 40
+    op = SimilarityOperator(X, metric=metric, kernel=kernel, leaf=32)
+    D = cdist(X, X, metric=metric)
+    V = _cloud(700, 2, seed=2)
+    for t in (0.05, 2.0, 40.0):
+        ref = (D * np.exp(-t * D)) @ V
+        got = op.scaled(t).apply(V[op.perm], distance_weighted=True)[op.iperm]
+        assert np.max(np.abs(got - ref)) <= 1e-13 * np.max(np.abs(ref))
+        # the plain product is unchanged by the new argument
+        plain = op.scaled(t).apply(V[op.perm])[op.iperm]
+        assert np.max(np.abs(plain - np.exp(-t * D) @ V)) <= 1e-13 * np.abs(plain).max()
+
+
+def test_distance_weighted_product_from_a_distance_matrix():
+    X = _cloud(300, 2, seed=3)
+    D = mm.distance_matrix(X)
+    op = SimilarityOperator(distances=D, leaf=64)
+    v = _cloud(300, 1, seed=4)
+    got = op.scaled(1.5).apply(v[op.perm], distance_weighted=True)[op.iperm]
+    assert np.allclose(got, (D * np.exp(-1.5 * D)) @ v, rtol=1e-13, atol=0)
+
+
+@pytest.mark.parametrize("kernel", ["numpy", "numba"])
+def test_cg_derivative_is_within_its_bound(kernel):
+    if kernel == "numba":
+        pytest.importorskip("numba")
+    X = _cloud(2500, 3, seed=5)
+    ts = np.array([0.05, 0.5, 4.0, 40.0])
+    exact = mm.magnitude_derivative(X, ts, method="cholesky")
+    for rtol in (1e-6, 1e-10):
+        res = solve_iterative(X, ts, rtol=rtol, derivative=True, kernel=kernel, weights=False)
+        err = np.abs(res.derivative - exact)
+        assert np.all(err <= res.derivative_error), (err, res.derivative_error)
+        assert np.all(res.derivative_error < np.inf)
+    # tight weights give a tight derivative (first order in the weights' error)
+    assert np.all(err <= 1e-5 * exact)
+
+
+def test_derivative_error_bound_formula():
+    assert derivative_error_bound(3.0, 5.0, 1e-16, 0.0) == 1e-16
+    assert derivative_error_bound(3.0, 5.0, 0.0, 0.1) == pytest.approx(2 * 3 * 0.1 + 5 * 0.01)
+    assert derivative_error_bound(3.0, 5.0, 0.0, np.inf) == np.inf
+
+
+def test_solve_gives_derivatives_on_cg_and_sparse_paths():
+    X = _cloud(2200, 3, seed=6)
+    exact = mm.magnitude_derivative(X, [2.0, 150.0], method="cholesky")
+    _, res = mm.solve(X, [2.0], method="cg", derivative=True, weights=False, rtol=1e-10)
+    assert res.methods == ("cg",) and res.error_bound[0] <= 1e-10
+    assert abs(res.derivative[0] - exact[0]) <= res.derivative_error[0]
+    _, res = mm.solve(X, [150.0], method="sparse", derivative=True, weights=False, rtol=1e-10)
+    assert res.methods == ("sparse",) and res.error_bound[0] <= 1e-10
+    assert abs(res.derivative[0] - exact[1]) <= res.derivative_error[0]
+    # the dense paths report no iterative error (NaN): exact to rounding
+    _, res = mm.solve(X[:50], [2.0], derivative=True)
+    assert res.methods == ("cholesky",) and np.isnan(res.error_bound).all()
+    got = mm.magnitude_derivative(X, 2.0, method="cg", rtol=1e-10)
+    assert got == pytest.approx(exact[0], rel=1e-6)
+
+
+def test_higher_derivatives_are_refused_on_iterative_paths():
+    with pytest.raises(InvalidInputError, match="first derivative only"):
+        mm.solve(_cloud(100, 2), 1.0, method="cg", derivative=2)
+
+
+def test_auto_derivative_without_dense_memory_uses_cg_and_sparse(monkeypatch,
+                                                                  no_dense_distances):
+    X = _cloud(2200, 3, seed=8)
+    _no_dense_memory(monkeypatch)
+    ts = [2.0, 200.0]
+    _, res = mm.solve(X, ts, derivative=True, weights=False)
+    assert res.methods == ("cg", "sparse")
+    monkeypatch.undo()
+    exact = mm.magnitude_derivative(X, ts, method="cholesky")
+    assert np.all(np.abs(res.derivative - exact) <= res.derivative_error)
+
+
+def test_auto_derivative_still_needs_dense_for_a_metric_not_of_negative_type(monkeypatch):
+    _no_dense_memory(monkeypatch, 1_000)
+    with pytest.raises(mm.InsufficientMemoryError, match="not of negative type"):
+        mm.solve(_cloud(300, 3), 1.0, metric="chebyshev", derivative=True, weights=False)
+
+
+def test_per_scale_function_agrees_with_the_interpolating_engines(monkeypatch,
+                                                                  no_dense_distances):
+    X = _cloud(2200, 3, seed=9)
+    _no_dense_memory(monkeypatch)
+    f = mm.magnitude_function(X, "auto", n_scales=15)
+    assert f.solver == "per scale" and f.n_solves == 15
+    assert 0 < f.error_estimate <= 1e-8
+    monkeypatch.undo()
+    ref = mm.magnitude_function(X, f.scales)
+    assert ref.solver == "reduced basis"
+    assert np.max(np.abs(f.values / ref.values - 1)) <= 2e-8
+    derr = np.abs(f.derivative - ref.derivative) / np.abs(ref.derivative).max()
+    assert np.all(derr <= f.derivative_error_estimate + 1e-8)
+    assert f.t_max == pytest.approx(mm.convergence_scale(X), rel=1e-6)
+    assert f(f.scales[3]) == f.values[3]
+    with pytest.raises(InvalidInputError, match="solved at its scales only; for 2200 points"):
+        f(0.5 * (f.scales[3] + f.scales[4]))
+    with pytest.raises(InvalidInputError, match="area needs an interpolated"):
+        f.area()
+
+
+def test_per_scale_function_with_zero_and_an_explicit_method():
+    X = _cloud(400, 2, seed=10)
+    ts = np.linspace(0.0, 5.0, 6)
+    f = mm.magnitude_function(X, ts, method="cg", rtol=1e-9)
+    assert f.solver == "per scale" and f.values[0] == 1.0 and np.isnan(f.derivative[0])
+    exact = mm.magnitude(X, ts[1:], method="cholesky")
+    assert np.all(np.abs(f.values[1:] - exact) <= 1e-9 * exact)
+    assert function._solves_per_scale(mm.MetricSpace(X), "sparse")
+    assert not function._solves_per_scale(mm.MetricSpace(X), "auto")
+
+
+def test_convergence_scale_without_dense_memory(monkeypatch, no_dense_distances):
+    X = _cloud(2100, 2, seed=11)
+    _no_dense_memory(monkeypatch)
+    t = mm.convergence_scale(X, q=0.9)
+    monkeypatch.undo()
+    assert t == pytest.approx(mm.convergence_scale(X, q=0.9), rel=1e-6)
+
+
+def test_space_bookkeeping_never_builds_distances_for_large_points(monkeypatch,
+                                                                   no_dense_distances):
+    X = np.repeat(_cloud(1500, 3, seed=12), [1, 3] * 750, axis=0)  # copies of every other
+    _no_dense_memory(monkeypatch, 1_000_000)
+    space = mm.MetricSpace(X)
+    assert space.n_points == 3000 and space.n_distinct == 1500
+    assert space.multiplicity.tolist() == [1, 3] * 750
+    w = space.expand_weights(np.ones(1500))
+    assert w.shape == (3000,) and w.sum() == pytest.approx(1500)
+    assert space._distances is None
