@@ -157,15 +157,17 @@ def _convergence_scale_and_model(space: MetricSpace, q: float, method: str, rtol
     snapshots and the model's lower bound (`_reduced.convergence_search`), and hand the model
     on so that `magnitude_function` reuses its snapshots; others use exact solves.
     """
-    from .function import _reduced_model_for
+    from .core import _n_rows
+    from .function import _reduced_model_for, _solves_per_scale
 
-    n = space.n_distinct
+    per_scale = _solves_per_scale(space, method)
+    # the per-scale solvers never compute the n x n distances, which n_distinct may do to
+    # merge rows at distance 0 (the iterative solvers merge near-copies themselves)
+    n = _n_rows(space) if per_scale else space.n_distinct
     if q * n <= 1:  # |tX| >= 1 = |0X| already (one point, or q <= 1/n)
         return 0.0, None
     target = q * n
-    from .function import _solves_per_scale
-
-    if _solves_per_scale(space, method):
+    if per_scale:
         # each value is certified to 1e-8 (cg, sparse): t to 1e-6 relative is what that
         # supports, and each Newton step is a full iterative solve
         rtol_t = max(rtol, 1e-6)

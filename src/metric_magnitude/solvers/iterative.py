@@ -793,25 +793,23 @@ class _Preconditioner:
                     B -= Fi @ Fi.T
                 self.factors.append(_shifted_cholesky(B, sigma))
             self.starts = starts
-            Binv = self._block_solve
         else:
-            sigma = max(float(dres.mean()), 1e-10) if self.rank else 1.0
-            self.sigma = sigma
-
-            def Binv(R):
-                return R / sigma
-
-        self._Binv = Binv
+            self.sigma = max(float(dres.mean()), 1e-10) if self.rank else 1.0
         if self.rank:
             self.F = F
-            self.BF = Binv(F)
+            self.BF = self._Binv(F)
             C = np.eye(self.rank) + F.T @ self.BF
             c, info = lapack.dpotrf(C, lower=1)
             if info != 0:  # pragma: no cover - C is I + PSD
                 raise np.linalg.LinAlgError("preconditioner's capacitance matrix is singular")
             self.C = c
 
-    def _block_solve(self, R: np.ndarray) -> np.ndarray:
+    def _Binv(self, R: np.ndarray) -> np.ndarray:
+        # a method, not a stored closure or bound method: a reference cycle through self
+        # kept every scale's preconditioner (n x rank, twice) alive until the garbage
+        # collector ran (1.1 GB for 20 scales of 10,000 points, measured)
+        if not self.blocks:
+            return R / self.sigma
         out = np.empty_like(R)
         s = self.starts
         for i, c in enumerate(self.factors):
@@ -1299,6 +1297,7 @@ def _solve_scales(scales, prep, state, rtol, maxiter, preconditioner, max_rank, 
         out["rcond"][i] = res.rcond
         its[i], mvs[i], ok[i] = res.iterations, res.matvecs, res.certified
         sources[i], precs[i] = res.source, M.description
+        del M  # the next scale's preconditioner is built without this one alive
         if W is not None:
             W[i] = res.x[op.iperm]
         if derivative:

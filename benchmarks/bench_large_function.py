@@ -1,0 +1,101 @@
+"""What does a magnitude function cost when the dense matrices do not fit (the per-scale engine)?
+
+Question (issue 7): the magnitude function of n Gaussian points in R^3 (seed 0) on 20 scales,
+``mm.magnitude_function(X, "auto", n_scales=20, rtol=1e-6, method=...)``: every scale is a
+certified solve (sparse at large scales, matrix-free CG elsewhere), after the convergence-scale
+search that fixes the range [t_conv / 1000, t_conv]. Reported: the total time, the search's
+share, and for each scale the method, the CG iterations and the time of a cold solve
+(``--per-scale``; the function itself warm-starts each scale from the previous one).
+
+With ``method="auto"`` the engine is chosen by memory: points whose dense matrices fit get the
+reduced basis instead, so below about 30,000 points on a 24 GB machine pass ``--method cg`` to
+time the per-scale engine (then the large scales use CG, not the sparse solver).
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_large_function.py --n 20000 --method cg --per-scale
+    .venv/bin/python benchmarks/bench_large_function.py --n 100000            # hours here
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import time
+
+import _common
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=20_000)
+    parser.add_argument("--d", type=int, default=3)
+    parser.add_argument("--n-scales", type=int, default=20)
+    parser.add_argument("--rtol", type=float, default=1e-6)
+    parser.add_argument("--method", default="auto", choices=["auto", "cg", "sparse"])
+    parser.add_argument("--per-scale", action="store_true",
+                        help="also time a cold solve at each scale (about doubles the run)")
+    parser.add_argument("--out", default=None, help="write the results as JSON here")
+    _common.add_threads_option(parser)
+    args = parser.parse_args()
+    _common.pin_threads(args.threads)
+    mm = _common.import_metric_magnitude()
+    import numpy as np
+
+    from metric_magnitude.solvers.iterative import solve_iterative
+
+    X = np.random.default_rng(0).standard_normal((args.n, args.d))
+    mm.magnitude(X[:500], 1.0, method="cg")  # loads the numba kernels outside the timing
+    print(f"# bench_large_function.py, {_common.utc_now()}, {_common.cpu_model()}, "
+          f"{_common.cpus_available()} CPUs, load {os.getloadavg()[0]:.2f}, n = {args.n}, "
+          f"d = {args.d}, rtol = {args.rtol}, method = {args.method}\n")
+    t0 = time.perf_counter()
+    t_conv = mm.convergence_scale(X, method=args.method)
+    search = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    f = mm.magnitude_function(X, "auto", n_scales=args.n_scales, rtol=args.rtol,
+                              method=args.method)
+    total = time.perf_counter() - t0
+    out = {
+        "n": args.n, "d": args.d, "rtol": args.rtol, "method": args.method,
+        "t_conv": t_conv, "search_s": search, "function_s": total, "solver": f.solver,
+        "error_estimate": f.error_estimate, "scales": f.scales.tolist(),
+        "values": f.values.tolist(), "peak_rss_mb": _peak_mb(),
+        "load_after": os.getloadavg(),
+    }
+    print(f"convergence scale {t_conv:.6g}: {search:.1f} s (the function repeats this search)")
+    print(f"magnitude_function, {args.n_scales} scales: {total:.1f} s in all, engine "
+          f"{f.solver!r}, certified relative error <= {f.error_estimate:.1e}, peak RSS "
+          f"{out['peak_rss_mb']:.0f} MB\n")
+    if args.per_scale:
+        print("| t | \\|tX\\| / n | method | CG iterations | cold solve (s) |")
+        print("|---|---|---|---|---|")
+        rows = []
+        for t in f.scales:
+            t0 = time.perf_counter()
+            if args.method == "cg":  # the same solve as mm.solve's, with its iterations
+                res = solve_iterative(X, [t], rtol=args.rtol, weights=False)
+                used, its = "cg", int(res.iterations[0])
+            else:
+                _, res = mm.solve(X, [t], method=args.method, rtol=args.rtol, weights=False)
+                used, its = res.methods[0], ""
+            elapsed = time.perf_counter() - t0
+            value = float(res.magnitude[0])
+            rows.append({"t": float(t), "magnitude": value, "method": used,
+                         "iterations": its, "seconds": elapsed})
+            print(f"| {t:.4g} | {value / args.n:.4f} | {used} | {its} | {elapsed:.1f} |",
+                  flush=True)
+        out["per_scale"] = rows
+    if args.out:
+        with open(args.out, "w") as fh:
+            json.dump(out, fh, indent=2)
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+if __name__ == "__main__":
+    main()
