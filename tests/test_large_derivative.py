@@ -146,7 +146,7 @@ def test_per_scale_function_agrees_with_the_interpolating_engines(monkeypatch,
     assert np.all(derr <= f.derivative_error_estimate + 1e-8)
     assert f.t_max == pytest.approx(mm.convergence_scale(X), rel=1e-6)
     assert f(f.scales[3]) == f.values[3]
-    with pytest.raises(InvalidInputError, match="solved at its scales only; for 2200 points"):
+    with pytest.raises(InvalidInputError, match="solved at its scales only; for these 2200 points"):
         f(0.5 * (f.scales[3] + f.scales[4]))
     with pytest.raises(InvalidInputError, match="area needs an interpolated"):
         f.area()

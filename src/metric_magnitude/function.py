@@ -315,9 +315,10 @@ class MagnitudeFunction:
     def _no_interpolant_hint(self) -> str:
         if self.solver == "per scale":
             return (
-                f"for {self.n_points} points every scale is a separate certified solve "
-                "(the dense matrices of the interpolating engines would not fit in memory): "
-                "ask magnitude_function for the scales you need, or subsample the points"
+                f"for these {self.n_points} points every scale was a separate certified solve "
+                "(method='cg' or 'sparse', or points whose dense matrices would not fit in "
+                "memory, which the interpolating engines need): ask magnitude_function for "
+                "the scales you need, or subsample the points"
             )
         return (
             "ask magnitude_function for those scales, or for more than "
