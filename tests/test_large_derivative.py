@@ -108,9 +108,12 @@ def test_solve_gives_derivatives_on_cg_and_sparse_paths():
     assert got == pytest.approx(exact[0], rel=1e-6)
 
 
-def test_higher_derivatives_are_refused_on_iterative_paths():
+def test_higher_derivatives_are_refused_on_iterative_paths(monkeypatch):
     with pytest.raises(InvalidInputError, match="first derivative only"):
         mm.solve(_cloud(100, 2), 1.0, method="cg", derivative=2)
+    _no_dense_memory(monkeypatch)  # auto would choose cg: it must not drop the order
+    with pytest.raises(InvalidInputError, match=r"first derivative only \(derivative=3\)"):
+        mm.solve(_cloud(2200, 3), 2.0, derivative=3, weights=False)
 
 
 def test_auto_derivative_without_dense_memory_uses_cg_and_sparse(monkeypatch,
@@ -159,6 +162,8 @@ def test_per_scale_function_with_zero_and_an_explicit_method():
     assert f.solver == "per scale" and f.values[0] == 1.0 and np.isnan(f.derivative[0])
     exact = mm.magnitude(X, ts[1:], method="cholesky")
     assert np.all(np.abs(f.values[1:] - exact) <= 1e-9 * exact)
+    zero = mm.magnitude_function(X, [0.0], method="cg")  # |0X| = 1, nothing to solve
+    assert zero.values.tolist() == [1.0] and zero.n_solves == 0
     assert function._solves_per_scale(mm.MetricSpace(X), "sparse")
     assert not function._solves_per_scale(mm.MetricSpace(X), "auto")
 

@@ -181,11 +181,12 @@ def _sparse_derivative(space: MetricSpace, t: float, res) -> tuple[float, float]
     """d|tX|/dt from the sparse solver's weights, by one matrix-free product."""
     from .solvers.iterative import SimilarityOperator, derivative_from_weights
 
-    op = getattr(space, "_derivative_operator", None)
-    if op is None:  # built once per space: the k-d partition of the points
-        op = SimilarityOperator(space._points, metric=space.metric)
-        space._derivative_operator = op
-    return derivative_from_weights(op, t, res.weights, res.weights_error)
+    # built once per space (the k-d partition of the points), again if its rows changed
+    cached = getattr(space, "_derivative_operator", None)
+    if cached is None or cached[0] is not space._points:
+        cached = (space._points, SimilarityOperator(space._points, metric=space.metric))
+        space._derivative_operator = cached
+    return derivative_from_weights(cached[1], t, res.weights, res.weights_error)
 
 
 def _solve_sparse_scale(space: MetricSpace, t: float, rtol: float, weights: bool):
@@ -416,11 +417,6 @@ def _dispatch(space, scales, method, weights, derivative, rtol, client=None) -> 
             return res
         if method != "auto":
             raise _structured_error(space, method)
-    if method in ITERATIVE_METHODS and derivative > 1:
-        raise InvalidInputError(
-            f"method={method!r} computes the first derivative only (derivative={derivative!r}"
-            "); use a dense method for higher ones"
-        )
     if method == "sparse" and _points_metric(space) not in _SPARSE_METRICS:
         got = "a distance matrix or a graph" if space._points is None else repr(space.metric)
         raise InvalidInputError(
@@ -435,6 +431,12 @@ def _dispatch(space, scales, method, weights, derivative, rtol, client=None) -> 
         plan = [method] * k
     else:
         plan = ["dense"] * k
+    if derivative > 1 and ("cg" in plan or "sparse" in plan):
+        raise InvalidInputError(
+            f"the iterative methods ('cg', 'sparse') compute the first derivative only "
+            f"(derivative={derivative!r}); use a dense method for higher ones, on a space "
+            "whose dense matrices fit in memory"
+        )
     if plan == ["cg"] * k:
         return _solve_cg(space, scales, rtol, weights, derivative, client)
     dense_method = method if method in METHODS else "auto"

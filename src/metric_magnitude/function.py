@@ -399,17 +399,19 @@ def _per_scale_function(space: MetricSpace, arr: np.ndarray, method: str, rtol: 
     from .core import solve
 
     positive = arr[arr > 0]
-    _, res = solve(space, positive, method=method, weights=False, derivative=True, rtol=rtol)
+    mag, der, gap, derr = (np.empty(0) for _ in range(4))
+    if positive.size:
+        _, res = solve(space, positive, method=method, weights=False, derivative=True,
+                       rtol=rtol)
+        mag, der = res.magnitude, res.derivative
+        gap = np.nan_to_num(res.error_bound, nan=0.0)  # NaN: a closed form, exact
+        derr = np.nan_to_num(res.derivative_error, nan=0.0)
     pad = arr.size - positive.size  # t = 0: |0X| = 1
-    vals = np.concatenate([np.ones(pad), res.magnitude])
-    ders = np.concatenate([np.full(pad, np.nan), res.derivative])
-    gap = np.nan_to_num(res.error_bound, nan=0.0)  # NaN: a closed form, exact to rounding
-    derr = np.nan_to_num(res.derivative_error, nan=0.0)
-    dscale = max(float(np.abs(res.derivative).max()), 1e-300)
+    dscale = max(float(np.abs(der).max(initial=0.0)), 1e-300)
     return MagnitudeFunction(
-        arr, vals, ders, float(gap.max(initial=0.0)), float(derr.max(initial=0.0)) / dscale,
-        positive, np.column_stack([res.magnitude, res.derivative]), space.n_points, rtol,
-        None, "per scale",
+        arr, np.concatenate([np.ones(pad), mag]), np.concatenate([np.full(pad, np.nan), der]),
+        float(gap.max(initial=0.0)), float(derr.max(initial=0.0)) / dscale, positive,
+        np.column_stack([mag, der]), space.n_points, rtol, None, "per scale",
     )
 
 

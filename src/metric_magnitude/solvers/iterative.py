@@ -1231,16 +1231,18 @@ def derivative_error_bound(Ax_norm: float, row_sum_max: float, rounding: float,
     return 2.0 * Ax_norm * e + row_sum_max * e * e + rounding
 
 
-def _derivative(S: _ScaledSimilarity, x: np.ndarray) -> tuple[float, float, float, float]:
-    """x^T (D o Z~) x, the rounding of that computed form, ||(D o Z~) x|| and the largest
-    row sum of D o Z~ (for `derivative_error_bound`): one product with three columns."""
+def _derivative(S: _ScaledSimilarity, x: np.ndarray, weight_error: float):
+    """(x^T (D o Z~) x, its `derivative_error_bound`) for x in S's sorted order: one
+    product with three columns (x, |x| for the rounding, and 1 for the row sums)."""
     n = S.n
     ax = np.abs(x)
     Y = S.apply(np.column_stack([x, ax, np.ones(n)]), distance_weighted=True)
     value = float(x @ Y[:, 0])
     g = 1.01 * (S.sum_terms + n) * _U + S.entry_rel_error() + S.op.distance_rel_error
     rounding = g * float(ax @ Y[:, 1]) * (1.0 + g)
-    return value, rounding, float(np.linalg.norm(Y[:, 0])), float(Y[:, 2].max())
+    bound = derivative_error_bound(float(np.linalg.norm(Y[:, 0])), float(Y[:, 2].max()),
+                                   rounding, weight_error)
+    return value, bound
 
 
 def derivative_from_weights(op: SimilarityOperator, t: float, w: np.ndarray,
@@ -1251,8 +1253,7 @@ def derivative_from_weights(op: SimilarityOperator, t: float, w: np.ndarray,
     bound on their 2-norm error (``inf`` if none: then so is the bound). One matrix-free
     product with three columns, no far-field truncation.
     """
-    value, rounding, ax_norm, row_max = _derivative(op.scaled(t), np.asarray(w)[op.perm])
-    return value, derivative_error_bound(ax_norm, row_max, rounding, weight_error)
+    return _derivative(op.scaled(t), np.asarray(w)[op.perm], weight_error)
 
 
 def _solve_scales(scales, prep, state, rtol, maxiter, preconditioner, max_rank, rng,
@@ -1302,10 +1303,7 @@ def _solve_scales(scales, prep, state, rtol, maxiter, preconditioner, max_rank, 
             W[i] = res.x[op.iperm]
         if derivative:
             # no far-field truncation: only pairs whose entries underflow are skipped
-            value, rounding, ax_norm, row_max = _derivative(op.scaled(t), res.x)
-            out["der"][i] = value
-            out["derr"][i] = derivative_error_bound(ax_norm, row_max, rounding,
-                                                    res.weight_error)
+            out["der"][i], out["derr"][i] = _derivative(op.scaled(t), res.x, res.weight_error)
         if not res.certified:
             msg = _failure_message(res, t, rtol)
             if strict:
