@@ -147,6 +147,23 @@ def git_commit() -> str | None:
     return None
 
 
+def run_child(script: str, args: list[str], timeout: float | None = None) -> dict | list:
+    """Run ``script --child ARGS`` in a fresh interpreter and return the JSON of its last
+    stdout line; on failure or timeout, ``{"error": why}`` (the last line of its stderr)."""
+    import json
+
+    cmd = [sys.executable, os.path.abspath(script), "--child", *args]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"over --timeout {timeout:g} s"}
+    if proc.returncode != 0:
+        lines = proc.stderr.strip().splitlines()
+        return {"error": lines[-1] if lines else f"exit status {proc.returncode}"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def write_results(path: str | None, rows) -> None:
     """Write ``rows`` as JSON with the machine, commit, thread settings and load average."""
     if not path:

@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 
@@ -65,15 +64,19 @@ def child(kind: str, count: int, threads: int, n: int, d: int, t: float, rtol: f
     from metric_magnitude.solvers.iterative import solve_iterative
 
     X = _points(n, d)
-    warm = _points(3000, d)
-    if kind == "local":
-        solve_iterative(warm, 5.0, rtol=1e-6, weights=False, threads=count)
+
+    def timed(**where) -> dict:
+        """A warm-up solve at 3,000 points (kernels, workers), then the timed repeats."""
+        solve_iterative(_points(3000, d), 5.0, rtol=1e-6, weights=False, **where)
         times = []
         for _ in range(repeats):
             t0 = time.perf_counter()
-            res = solve_iterative(X, t, rtol=rtol, weights=False, threads=count)
+            res = solve_iterative(X, t, rtol=rtol, weights=False, **where)
             times.append(time.perf_counter() - t0)
         return _summary(res, times)
+
+    if kind == "local":
+        return timed(threads=count)
     from distributed import Client, LocalCluster
 
     cluster = None
@@ -84,27 +87,13 @@ def child(kind: str, count: int, threads: int, n: int, d: int, t: float, rtol: f
                                dashboard_address=None)
         client = Client(cluster)
     try:
-        solve_iterative(warm, 5.0, rtol=1e-6, weights=False, client=client)
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            res = solve_iterative(X, t, rtol=rtol, weights=False, client=client)
-            times.append(time.perf_counter() - t0)
-        out = _summary(res, times)
+        out = timed(client=client)
         out["workers"] = {w: int(k) for w, k in client.nthreads().items()}
         return out
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
-
-
-def run_child(args: list[str]) -> dict:
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed"}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -156,7 +145,7 @@ def main() -> None:
     base = {}
     reference = None
     for kind, count, threads in configs:
-        r = run_child([kind, str(count), str(threads), *common])
+        r = _common.run_child(__file__, [kind, str(count), str(threads), *common])
         r.update({"kind": kind, "count": count, "threads": threads})
         results["runs"].append(r)
         if "error" in r:

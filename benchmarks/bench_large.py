@@ -25,7 +25,6 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import time
 
@@ -112,14 +111,6 @@ def child_blocks(repeats: int) -> list[dict]:
     return rows
 
 
-def run_child(args: list[str]) -> dict | list:
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed"}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", nargs="*", default=["blocks", "5k", "20k", "100k"])
@@ -145,7 +136,7 @@ def main() -> None:
     print(f"# bench_large.py, {results['machine']['date']}, {results['machine']['cpu']}, "
           f"{results['machine']['cpus']} CPUs, load {os.getloadavg()[0]:.2f}\n")
     if "blocks" in args.cases:
-        rows = run_child(["blocks", str(args.repeats)])
+        rows = _common.run_child(__file__, ["blocks", str(args.repeats)])
         results["blocks"] = rows
         print("One product Z v, n = 20,000 in R^10, t = 2.8 (median of "
               f"{args.repeats}):\n")
@@ -164,7 +155,7 @@ def main() -> None:
         results[case] = {}
         for method in c["methods"]:
             reps = args.repeats if method == "cg" else args.cholesky_repeats
-            r = run_child([case, method, str(reps)])
+            r = _common.run_child(__file__, [case, method, str(reps)])
             results[case][method] = r
             if "error" in r:
                 print(f"| {case} | {c['n']} | {c['d']} | {c['t']} | {method} | failed: "

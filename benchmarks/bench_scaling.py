@@ -65,7 +65,6 @@ import math
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import time
 
@@ -155,18 +154,13 @@ def child(method: str, n: int, repeats: int, threads: int | None) -> dict:
 
 def run_child(method: str, n: int, repeats: int, threads: int | None,
               timeout: float | None) -> dict:
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", method, str(n), str(repeats)]
+    args = [method, str(n), str(repeats)]
     if threads is not None:
-        cmd += ["--threads", str(threads)]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"method": method, "n": n, "error": f"over --timeout {timeout:g} s"}
-    if proc.returncode != 0:
-        lines = proc.stderr.strip().splitlines()
-        return {"method": method, "n": n,
-                "error": lines[-1] if lines else f"exit status {proc.returncode}"}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+        args += ["--threads", str(threads)]
+    out = _common.run_child(__file__, args, timeout)
+    if "error" in out:
+        out = {"method": method, "n": n, **out}
+    return out
 
 
 def fit_slope(xs: list[float], ys: list[float]) -> float | None:

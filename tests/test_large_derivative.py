@@ -26,8 +26,8 @@ def _cloud(n, d, seed=0):
 
 
 def _no_dense_memory(monkeypatch, nbytes=50_000_000):
-    # the dense n x n matrices do not fit (for the planner and for MetricSpace's merging of
-    # rows); the solvers' own estimates still see real memory
+    # the dense n x n matrices do not fit (for the planner, MetricSpace's merging of rows and
+    # check_dense_memory); the solvers' own estimates still see real memory
     monkeypatch.setattr(core, "available_memory", lambda: nbytes)
     monkeypatch.setattr(_validation, "available_memory", lambda: nbytes)
 

@@ -16,7 +16,6 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components, shortest_path
 from scipy.spatial.distance import cdist
 
-from . import _validation
 from ._validation import (
     check_dense_memory,
     check_distance_matrix,
@@ -240,10 +239,9 @@ class MetricSpace:
         """Compute the distances, which may merge rows at distance 0 under the metric;
         except for points whose dense matrices would not fit in memory, which the large-n
         solvers take as they are (exact copies merged, never an n x n matrix)."""
-        if self._distances is None:
-            n = self._points.shape[0]
-            if DENSE_MATRICES * 8.0 * n * n > _validation.available_memory():
-                return
+        from .core import _dense_does_not_fit  # the planner's own test, one definition
+
+        if self._distances is None and not _dense_does_not_fit(self):
             _ = self.distances
 
     @property

@@ -64,8 +64,6 @@ independent units of work with per-thread accumulators.
 from __future__ import annotations
 
 import math
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, localcontext
 
 import numpy as np
@@ -295,6 +293,8 @@ def apply_product(S, V: np.ndarray, track_min: bool = False, leaves=None,
     ``leaves``: only the tiles of these row leaves (as ``apply(leaves=...)``).
     ``distance_weighted``: (D o Z~) @ V instead.
     """
+    from .iterative import _run_jobs
+
     op = S.op
     n, m = V.shape
     metric = METRICS[op.metric]
@@ -310,34 +310,14 @@ def apply_product(S, V: np.ndarray, track_min: bool = False, leaves=None,
         work = (r1 - r0) * int((cols[:, 1] - cols[:, 0]).sum())
         jobs.append((work, r0, r1, cols))
     jobs.sort(key=lambda job: -job[0])  # heaviest first
-    threads = max(1, min(op.threads, len(jobs)))
-    lock = threading.Lock()
-    it = iter(jobs)
-    extremes = []
 
-    def worker(YT):
-        lo, hi = np.inf, 0.0
-        while True:
-            with lock:
-                job = next(it, None)
-            if job is None:
-                break
-            _, r0, r1, cols = job
-            a, b = _leaf_product(PT, VT, YT, r0, r1, cols, S.t, metric, track_min, block,
-                                 distance_weighted)
-            lo, hi = min(lo, a), max(hi, b)
-        extremes.append((lo, hi))
-        return YT
+    def leaf(YT, job):
+        _, r0, r1, cols = job
+        return _leaf_product(PT, VT, YT, r0, r1, cols, S.t, metric, track_min, block,
+                             distance_weighted)
 
-    if threads == 1:
-        YT = worker(np.zeros((m, n)))
-    else:
-        with ThreadPoolExecutor(threads) as ex:
-            accs = list(ex.map(worker, [np.zeros((m, n)) for _ in range(threads)]))
-        YT = accs[0]
-        for A in accs[1:]:
-            YT += A
+    YT, lo, hi = _run_jobs(jobs, op.threads, (m, n), leaf)
     if track_min:
-        S.min_distance = min(S.min_distance, *(lo for lo, _ in extremes))
-        S.max_distance = max(S.max_distance, *(hi for _, hi in extremes))
+        S.min_distance = min(S.min_distance, lo)
+        S.max_distance = max(S.max_distance, hi)
     return np.ascontiguousarray(YT.T)

@@ -521,54 +521,36 @@ class _ScaledSimilarity:
         work = [(int(np.diff(starts)[i]) * (1 + sum(b - a for a, b in self.near[i])), i)
                 for i in range(op.n_leaves)]
         order = [i for _, i in sorted(work, reverse=True)]
-        threads = min(op.threads, len(order))
-        lock = threading.Lock()
-        it = iter(order)
-        mins, maxs = [], []
 
-        def worker(acc):
+        def leaf_tiles(acc, i):
             local_min, local_max = np.inf, 0.0
-            while True:
-                with lock:
-                    i = next(it, None)
-                if i is None:
-                    break
-                r0, r1 = int(starts[i]), int(starts[i + 1])
-                Vi = V[r0:r1]
-                T = op._dist(r0, r1, r0, r1)
-                if track_min and r1 - r0 > 1:
-                    local_max = max(local_max, float(T.max()))
-                    np.fill_diagonal(T, np.inf)
-                    local_min = min(local_min, float(T.min()))
-                    np.fill_diagonal(T, 0.0)
-                T = _tile_entries(T, t, distance_weighted)
-                acc[r0:r1] += T @ Vi
-                width = max(1, _CHUNK_ENTRIES // (r1 - r0))
-                for a, b in self.near[i]:
-                    for c0 in range(a, b, width):
-                        c1 = min(b, c0 + width)
-                        T = op._dist(r0, r1, c0, c1)
-                        if track_min:
-                            local_min = min(local_min, float(T.min()))
-                            local_max = max(local_max, float(T.max()))
-                        T = _tile_entries(T, t, distance_weighted)
-                        acc[r0:r1] += T @ V[c0:c1]
-                        acc[c0:c1] += T.T @ Vi
-            mins.append(local_min)
-            maxs.append(local_max)
-            return acc
+            r0, r1 = int(starts[i]), int(starts[i + 1])
+            Vi = V[r0:r1]
+            T = op._dist(r0, r1, r0, r1)
+            if track_min and r1 - r0 > 1:
+                local_max = max(local_max, float(T.max()))
+                np.fill_diagonal(T, np.inf)
+                local_min = min(local_min, float(T.min()))
+                np.fill_diagonal(T, 0.0)
+            T = _tile_entries(T, t, distance_weighted)
+            acc[r0:r1] += T @ Vi
+            width = max(1, _CHUNK_ENTRIES // (r1 - r0))
+            for a, b in self.near[i]:
+                for c0 in range(a, b, width):
+                    c1 = min(b, c0 + width)
+                    T = op._dist(r0, r1, c0, c1)
+                    if track_min:
+                        local_min = min(local_min, float(T.min()))
+                        local_max = max(local_max, float(T.max()))
+                    T = _tile_entries(T, t, distance_weighted)
+                    acc[r0:r1] += T @ V[c0:c1]
+                    acc[c0:c1] += T.T @ Vi
+            return local_min, local_max
 
-        if threads <= 1:
-            Y = worker(np.zeros((n, m)))
-        else:
-            with ThreadPoolExecutor(threads) as ex:
-                accs = list(ex.map(worker, [np.zeros((n, m)) for _ in range(threads)]))
-            Y = accs[0]
-            for A in accs[1:]:
-                Y += A
+        Y, lo, hi = _run_jobs(order, op.threads, (n, m), leaf_tiles)
         if track_min:
-            self.min_distance = min(self.min_distance, *mins)
-            self.max_distance = max(self.max_distance, *maxs)
+            self.min_distance = min(self.min_distance, lo)
+            self.max_distance = max(self.max_distance, hi)
         return Y
 
     def columns(self, cols: np.ndarray) -> np.ndarray:
@@ -593,6 +575,42 @@ class _ScaledSimilarity:
         op = self.op
         td = min(_EXP_UNDERFLOW, self.t * op.diameter_bound * (1 + 1e-12))
         return (td * (op.distance_rel_error + _U) + 2.0 * _U) * 1.01
+
+
+def _run_jobs(jobs: list, threads: int, shape: tuple, do_job):
+    """Run ``do_job(acc, job) -> (min, max)`` for every job, on up to ``threads`` threads
+    that take jobs in order from a shared queue (heaviest first, so the loads even out),
+    each adding into an accumulator of its own (zeros of ``shape``).
+
+    Returns the sum of the accumulators and the min and max over the jobs' results: the
+    product and the extreme distances of the tile loops (numpy here, numba in `_kernels`).
+    """
+    lock = threading.Lock()
+    it = iter(jobs)
+    extremes = []
+
+    def worker(acc):
+        lo, hi = np.inf, 0.0
+        while True:
+            with lock:
+                job = next(it, None)
+            if job is None:
+                break
+            a, b = do_job(acc, job)
+            lo, hi = min(lo, a), max(hi, b)
+        extremes.append((lo, hi))
+        return acc
+
+    threads = max(1, min(threads, len(jobs)))
+    if threads == 1:
+        total = worker(np.zeros(shape))
+    else:
+        with ThreadPoolExecutor(threads) as ex:
+            accs = list(ex.map(worker, [np.zeros(shape) for _ in range(threads)]))
+        total = accs[0]
+        for acc in accs[1:]:
+            total += acc
+    return total, min(lo for lo, _ in extremes), max(hi for _, hi in extremes)
 
 
 def _tile_entries(T: np.ndarray, t: float, distance_weighted: bool) -> np.ndarray:
