@@ -90,6 +90,9 @@ def test_derivative_error_bound_formula():
     assert derivative_error_bound(3.0, 5.0, 1e-16, 0.0) == 1e-16
     assert derivative_error_bound(3.0, 5.0, 0.0, 0.1) == pytest.approx(2 * 3 * 0.1 + 5 * 0.01)
     assert derivative_error_bound(3.0, 5.0, 0.0, np.inf) == np.inf
+    for bad in ((-1.0, 5.0, 0.0, 0.1), (3.0, np.nan, 0.0, 0.1), (3.0, 5.0, 0.0, -0.1)):
+        with pytest.raises(InvalidInputError, match="non-negative"):
+            derivative_error_bound(*bad)
 
 
 def test_solve_gives_derivatives_on_cg_and_sparse_paths():

@@ -179,14 +179,14 @@ def _solve_cg(space: MetricSpace, scales: np.ndarray, rtol, weights: bool,
 
 def _sparse_derivative(space: MetricSpace, t: float, res) -> tuple[float, float]:
     """d|tX|/dt from the sparse solver's weights, by one matrix-free product."""
-    from .solvers.iterative import SimilarityOperator, derivative_from_weights
+    from .solvers.iterative import SimilarityOperator, _derivative_from_weights
 
     # built once per space (the k-d partition of the points), again if its rows changed
     cached = getattr(space, "_derivative_operator", None)
     if cached is None or cached[0] is not space._points:
         cached = (space._points, SimilarityOperator(space._points, metric=space.metric))
         space._derivative_operator = cached
-    return derivative_from_weights(cached[1], t, res.weights, res.weights_error)
+    return _derivative_from_weights(cached[1], t, res.weights, res.weights_error)
 
 
 def _solve_sparse_scale(space: MetricSpace, t: float, rtol: float, weights: bool):
