@@ -256,6 +256,8 @@ def test_invalid_arguments():
             solve_iterative(X, 1.0, rtol=bad)
     with pytest.raises(mm.InvalidInputError, match="preconditioner"):
         solve_iterative(X, 1.0, preconditioner="ilu")
+    with pytest.raises(mm.InvalidInputError, match=r"unknown precision 'half'.*'mixed'"):
+        solve_iterative(X, 1.0, precision="half")
     with pytest.raises(mm.InvalidInputError, match="rtol"):
         mm.magnitude(X, 1.0, method="cg", rtol=2.0)
     with pytest.raises(mm.InvalidInputError, match="first derivative only"):

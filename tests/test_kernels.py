@@ -4,7 +4,10 @@ The contract: the numba products equal the numpy path's (cdist, np.exp, BLAS) to
 relative to the sum of absolute terms of each entry, on exactly the tiles the operator
 computes (far-field skipping included); the kernels' exp is within 0.52 ulp of the exact
 value (120-bit mpmath); and the cg solver gives the same certified answer with either kernel,
-containing the dense Cholesky value.
+containing the dense Cholesky value. The single-precision variant (precision="mixed") keeps
+its float32 exp within 1 float32 ulp and its products within u32 (4 + t d diam) of |Z| |V|,
+and mixed cg certifies what double cg does, falling back to float64 where float32 cannot
+help.
 
 Needs numba: skipped where it is not installed, except under CI=true, where that fails.
 """
@@ -113,6 +116,108 @@ def test_exp_subnormal_and_underflow(kernels):
     assert np.all(y[8:] == 0.0)
 
 
+def test_single_exp_within_one_float32_ulp(kernels):
+    rng = np.random.default_rng(12)
+    x = np.concatenate([-rng.uniform(0.0, 1.0, 2000), -rng.uniform(0.0, 87.0, 3000),
+                        -np.arange(1, 126) * np.log(2.0), [0.0, -1e-30]]).astype(np.float32)
+    y = kernels.exp_nonpositive_single(x)
+    assert y.dtype == np.float32 and np.all(y > 0)
+    mp.mp.prec = 80
+    ref = np.array([float(mp.exp(mp.mpf(float(v)))) for v in x])
+    ulp = np.spacing(ref.astype(np.float32)).astype(np.float64)
+    assert np.max(np.abs(y - ref) / ulp) <= 1.0  # measured 0.96
+    # below -87 (entries under 2e-38): a tiny positive number, never inf, nan or garbage
+    low = kernels.exp_nonpositive_single(np.array([-87.5, -200.0, -1e30, -np.inf]))
+    assert np.all((low >= 0) & (low <= 2e-38))
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_single_products_close_to_double(kernels, metric, weighted):
+    # far from the origin: the float32 copy of the points is centred first
+    X = _two_clusters(900, 4, seed=3) + 1e4
+    op = SimilarityOperator(X, metric=metric, threads=2, kernel="numba")
+    V = np.random.default_rng(4).standard_normal((900, 2)) * 1e3
+    for t in (0.05, 1.0, 8.0):
+        S = op.scaled(t, far_field_budget=1e-9)
+        ref = S.apply(V, distance_weighted=weighted)
+        got = S.apply(V, distance_weighted=weighted, single=True)
+        scale = S.apply(np.abs(V), distance_weighted=weighted)
+        err = np.abs(got - ref)
+        # the float32 coordinates move distances by about u32 d diam: measured at most a
+        # tenth of this bound
+        u32 = np.finfo(np.float32).eps / 2
+        assert np.all(err <= u32 * (4 + t * op.dim * op.diameter_bound) * scale)
+        assert err.max() > 1e-12 * scale.max()  # float32 was used
+        # the product that tracks the distances is always float64
+        tracked = S.apply(V, track_min=True, single=True)
+        assert np.all(np.abs(tracked - S.apply(V)) <= 1e-13 * scale)
+
+
+def _spy_products(kernels, monkeypatch):
+    calls = []
+    original = kernels.apply_product
+
+    def spy(S, V, *args, **kwargs):
+        calls.append(bool(kwargs.get("single", False)))
+        return original(S, V, *args, **kwargs)
+
+    monkeypatch.setattr(kernels, "apply_product", spy)
+    return calls
+
+
+def _near_duplicates(gap, seed=3):
+    rng = np.random.default_rng(seed)
+    Y = rng.standard_normal((800, 3))
+    return np.vstack([Y, Y[:400] + gap * rng.standard_normal((400, 3))])
+
+
+@pytest.mark.parametrize(("name", "scales"), [
+    ("gaussian", [0.05, 1.0, 10.0]),
+    ("near-duplicates 1e-5", [0.5, 5.0]),
+])
+def test_mixed_precision_certifies_the_dense_value(kernels, monkeypatch, name, scales):
+    X = (np.random.default_rng(3).standard_normal((1500, 3)) if name == "gaussian"
+         else _near_duplicates(1e-5))
+    _, dense = mm.solve(X, np.array(scales), method="cholesky")
+    calls = _spy_products(kernels, monkeypatch)
+    res = {}
+    for precision in ("double", "mixed"):
+        calls.clear()
+        res[precision] = solve_iterative(X, scales, rtol=1e-8, precision=precision,
+                                         kernel="numba")
+        r = res[precision]
+        assert r.certified.all() and np.all(r.gap <= 1e-8)
+        assert np.all(r.lower <= dense.magnitude * (1 + 1e-11))
+        assert np.all(r.upper >= dense.magnitude * (1 - 1e-11))
+        n_single = sum(calls)
+        if precision == "double" or name != "gaussian":
+            # near duplicates (1e-5 apart) are another matrix in float32: never used
+            assert n_single == 0
+        else:
+            assert n_single > 0.7 * len(calls)
+    a, b = res["double"], res["mixed"]
+    assert np.all(np.abs(a.magnitude - b.magnitude) <= 1e-8 * a.magnitude)
+
+
+def test_mixed_precision_falls_back_to_double_when_it_stalls(kernels, monkeypatch):
+    # pairs 1e-6 apart (float32 cannot tell them apart well), with the separation test
+    # overridden: single-precision CG stops making progress, and float64 takes over
+    from metric_magnitude.solvers import iterative
+
+    X = _near_duplicates(1e-6)
+    _, dense = mm.solve(X, 1.0, method="cholesky")
+    monkeypatch.setattr(iterative, "_single_is_accurate", lambda S, state: True)
+    calls = _spy_products(kernels, monkeypatch)
+    r = solve_iterative(X, 1.0, rtol=1e-8, kernel="numba", maxiter=1000)
+    assert r.certified[0] and r.gap[0] <= 1e-8
+    assert r.lower[0] <= dense.magnitude[0] * (1 + 1e-11) <= r.upper[0] * (1 + 2e-11)
+    # float32 for a while, then float64 to the end (iterations, not only certificates)
+    assert sum(calls) >= iterative._SINGLE_PATIENCE
+    last_single = max(i for i, single in enumerate(calls) if single)
+    assert len(calls) - last_single > 10
+
+
 # ----------------------------------------------------------------------------- products
 
 
@@ -176,6 +281,22 @@ def test_threads_do_not_change_the_product(kernels):
     Y4 = SimilarityOperator(X, threads=4, kernel="numba").matmat(V, 2.0)
     Zabs = np.exp(-2.0 * cdist(X, X)) @ np.abs(V)
     assert np.all(np.abs(Y1 - Y4) <= 1e-13 * Zabs)
+
+
+@pytest.mark.parametrize("kernel", ["numpy", "numba"])
+def test_products_and_solves_are_reproducible_bit_for_bit(kernels, kernel):
+    # the leaves are dealt to the threads before they run: no race decides the sum order
+    X = np.random.default_rng(8).standard_normal((2200, 3))
+    op = SimilarityOperator(X, threads=3, kernel=kernel)
+    V = np.random.default_rng(6).standard_normal((2200, 2))
+    S = op.scaled(2.0)
+    first = S.apply(V)
+    assert all(np.array_equal(S.apply(V), first) for _ in range(4))
+    if kernel == "numba":
+        first = S.apply(V, single=True)
+        assert all(np.array_equal(S.apply(V, single=True), first) for _ in range(4))
+    a, b = (solve_iterative(X, 2.0, threads=3, kernel=kernel) for _ in range(2))
+    assert np.array_equal(a.weights, b.weights) and np.array_equal(a.upper, b.upper)
 
 
 def test_partial_leaves(kernels):

@@ -142,16 +142,17 @@ class _DaskScaledSimilarity(_ScaledSimilarity):
             self._shares.append((worker, share))
 
     def apply(self, V: np.ndarray, track_min: bool = False,
-              distance_weighted: bool = False) -> np.ndarray:
+              distance_weighted: bool = False, single: bool = False) -> np.ndarray:
         V = np.ascontiguousarray(V, dtype=np.float64)
         if V.ndim == 1:
-            return self.apply(V[:, None], track_min, distance_weighted)[:, 0]
+            return self.apply(V[:, None], track_min, distance_weighted, single)[:, 0]
         op = self.op
         client = op._client
         workers = [w for w, _ in self._shares]
         Vf = client.scatter(V, broadcast=True, hash=False, workers=workers)
         parts = [client.submit(_worker_product, op._remote, share, Vf, self.t, track_min,
-                               op.workers[w], distance_weighted, workers=[w], pure=False)
+                               op.workers[w], distance_weighted, single, workers=[w],
+                               pure=False)
                  for w, share in self._shares]
         while len(parts) > 1:  # pairwise sums on the workers
             parts = [client.submit(_add, *parts[i:i + 2], pure=False) if i + 1 < len(parts)
@@ -164,19 +165,22 @@ class _DaskScaledSimilarity(_ScaledSimilarity):
 
 
 def _worker_product(op: SimilarityOperator, share: _Share, V: np.ndarray, t: float,
-                    track_min: bool, threads: int, distance_weighted: bool = False):
+                    track_min: bool, threads: int, distance_weighted: bool = False,
+                    single: bool = False):
     """One worker's part of Z~ V: the tiles of its rows, by the single-machine code."""
     if op.kernel == "numba" and importlib.util.find_spec("numba") is None:
         op.kernel = "numpy"  # this worker's copy only
-    if op.kernel == "numba" and getattr(op, "_kernel_PT", None) is None:
-        op._kernel_PT = np.ascontiguousarray(op._P.T)  # kept with the worker's copy
+    if op.kernel == "numba":
+        from ._kernels import _transposed_points
+
+        _transposed_points(op, single)  # kept with the worker's copy
     rows = copy.copy(op)  # the same points; its leaves are this worker's range
     rows.starts = op.starts[share.a:share.b + 1]
     rows.threads = max(1, int(threads))
     S = _ScaledSimilarity.__new__(_ScaledSimilarity)
     S.op, S.t, S.n, S.near = rows, t, op.n, share.near
     S.min_distance, S.max_distance = np.inf, 0.0
-    Y = S.apply(V, track_min, distance_weighted)
+    Y = S.apply(V, track_min, distance_weighted, single)
     return Y, S.min_distance, S.max_distance
 
 

@@ -66,10 +66,10 @@ says which scales were not certified.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 import os
-import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -105,12 +105,16 @@ __all__ = [
 
 PRECONDITIONERS = ("auto", "nystrom", "block_jacobi", "none")
 KERNELS = ("auto", "numpy", "numba")  # how products are computed (SimilarityOperator)
+PRECISIONS = ("mixed", "double")  # of CG's search-direction products (solve_iterative)
 # kernel="auto" uses numba from this many points: below, a product takes milliseconds and
 # importing numba (0.5 to 1.5 s measured, plus a one-off compile of about 6 s; loading the
 # compiled code from its disk cache takes 0.5 s) would cost more than it saves
 _NUMBA_MIN_POINTS = 2048
 
 _U = np.finfo(np.float64).eps / 2  # unit roundoff
+_U32 = np.finfo(np.float32).eps / 2
+# precision="mixed": iterations without r^T M^-1 r halving before float64 takes over
+_SINGLE_PATIENCE = 25
 _LEAF = 256  # points per k-d leaf: row tiles and block-Jacobi blocks
 _CHUNK_ENTRIES = 1 << 21  # entries per distance tile (16 MiB of float64)
 _EXP_UNDERFLOW = 746.0  # exp(-x) is exactly 0.0 in float64 for x > 745.2
@@ -500,27 +504,28 @@ class _ScaledSimilarity:
 
     # ------------------------------------------------------------------ products
     def apply(self, V: np.ndarray, track_min: bool = False,
-              distance_weighted: bool = False) -> np.ndarray:
+              distance_weighted: bool = False, single: bool = False) -> np.ndarray:
         """Z~ @ V (sorted order), Z~ = Z with the skipped far-field entries set to 0.
 
         With ``distance_weighted``, (D o Z~) @ V instead: the product behind the derivative
-        d|tX|/dt = w^T (D o Z) w.
+        d|tX|/dt = w^T (D o Z) w. With ``single`` (numba kernels only; ignored otherwise, and
+        where ``track_min``), in float32: uncertified, see `_kernels.apply_product`.
         """
         V = np.ascontiguousarray(V, dtype=np.float64)
         if V.ndim == 1:
-            return self.apply(V[:, None], track_min, distance_weighted)[:, 0]
+            return self.apply(V[:, None], track_min, distance_weighted, single)[:, 0]
         if self.op.kernel == "numba":
             from ._kernels import apply_product
 
-            return apply_product(self, V, track_min, distance_weighted=distance_weighted)
+            return apply_product(self, V, track_min, distance_weighted=distance_weighted,
+                                 single=single and not track_min)
         op = self.op
         n, m = V.shape
         t = self.t
         starts = op.starts
-        # heaviest leaves first: they have the most columns to the right
-        work = [(int(np.diff(starts)[i]) * (1 + sum(b - a for a, b in self.near[i])), i)
+        sizes = np.diff(starts)
+        work = [int(sizes[i]) * (1 + sum(b - a for a, b in self.near[i]))
                 for i in range(op.n_leaves)]
-        order = [i for _, i in sorted(work, reverse=True)]
 
         def leaf_tiles(acc, i):
             local_min, local_max = np.inf, 0.0
@@ -547,7 +552,7 @@ class _ScaledSimilarity:
                     acc[c0:c1] += T.T @ Vi
             return local_min, local_max
 
-        Y, lo, hi = _run_jobs(order, op.threads, (n, m), leaf_tiles)
+        Y, lo, hi = _run_jobs(list(range(op.n_leaves)), work, op.threads, (n, m), leaf_tiles)
         if track_min:
             self.min_distance = min(self.min_distance, lo)
             self.max_distance = max(self.max_distance, hi)
@@ -577,40 +582,42 @@ class _ScaledSimilarity:
         return (td * (op.distance_rel_error + _U) + 2.0 * _U) * 1.01
 
 
-def _run_jobs(jobs: list, threads: int, shape: tuple, do_job):
-    """Run ``do_job(acc, job) -> (min, max)`` for every job, on up to ``threads`` threads
-    that take jobs in order from a shared queue (heaviest first, so the loads even out),
+def _run_jobs(jobs: list, work: list, threads: int, shape: tuple, do_job):
+    """Run ``do_job(acc, job) -> (min, max)`` for every job on up to ``threads`` threads,
     each adding into an accumulator of its own (zeros of ``shape``).
 
+    The jobs are dealt out before they run, heaviest first to the least loaded thread (by
+    ``work``, the entries each computes), and the accumulators are summed in thread order:
+    the same inputs give the same bits, run after run (a shared queue did not, and CG with
+    single-precision products magnified the difference to 1e-4 in the weights, measured).
     Returns the sum of the accumulators and the min and max over the jobs' results: the
     product and the extreme distances of the tile loops (numpy here, numba in `_kernels`).
     """
-    lock = threading.Lock()
-    it = iter(jobs)
-    extremes = []
+    threads = max(1, min(threads, len(jobs)))
+    shares = [[] for _ in range(threads)]
+    loads = [(0.0, k) for k in range(threads)]  # a heap of (load, thread)
+    for j in sorted(range(len(jobs)), key=lambda j: -work[j]):
+        load, k = heapq.heappop(loads)
+        shares[k].append(jobs[j])
+        heapq.heappush(loads, (load + work[j], k))
 
-    def worker(acc):
+    def worker(k):
+        acc = np.zeros(shape)
         lo, hi = np.inf, 0.0
-        while True:
-            with lock:
-                job = next(it, None)
-            if job is None:
-                break
+        for job in shares[k]:
             a, b = do_job(acc, job)
             lo, hi = min(lo, a), max(hi, b)
-        extremes.append((lo, hi))
-        return acc
+        return acc, lo, hi
 
-    threads = max(1, min(threads, len(jobs)))
     if threads == 1:
-        total = worker(np.zeros(shape))
+        results = [worker(0)]
     else:
         with ThreadPoolExecutor(threads) as ex:
-            accs = list(ex.map(worker, [np.zeros(shape) for _ in range(threads)]))
-        total = accs[0]
-        for acc in accs[1:]:
-            total += acc
-    return total, min(lo for lo, _ in extremes), max(hi for _, hi in extremes)
+            results = list(ex.map(worker, range(threads)))
+    total = results[0][0]
+    for acc, _, _ in results[1:]:
+        total += acc
+    return total, min(r[1] for r in results), max(r[2] for r in results)
 
 
 def _tile_entries(T: np.ndarray, t: float, distance_weighted: bool) -> np.ndarray:
@@ -957,10 +964,14 @@ class _ScaleOutcome:
     rcond: float
 
 
-def _product(S: _ScaledSimilarity, V: np.ndarray, state: dict) -> np.ndarray:
-    """Z~ V, counting products; the first product of a solve also finds the separation."""
+def _product(S: _ScaledSimilarity, V: np.ndarray, state: dict,
+             single: bool = False) -> np.ndarray:
+    """Z~ V, counting products; the first product of a solve also finds the separation.
+
+    ``single``: in float32 (uncertified; search directions only), never when tracking.
+    """
     track = state["min_distance"] is None
-    Y = S.apply(V, track_min=track)
+    Y = S.apply(V, track_min=track, single=single and not track)
     state["matvecs"] += 1
     if track:
         q = min(S.min_distance, S.skip_min_distance)
@@ -970,6 +981,16 @@ def _product(S: _ScaledSimilarity, V: np.ndarray, state: dict) -> np.ndarray:
         state["max_distance"] = dmax * (1.0 + S.op.distance_rel_error + 4 * _U)
         state["geo_lam"], state["geo_source"] = _geometric_bound(state["prep"], S.t, state)
     return Y
+
+
+def _single_is_accurate(S: _ScaledSimilarity, state: dict) -> bool:
+    """Whether float32 products are close enough to Z~ for CG's search directions.
+
+    Centred float32 coordinates move a distance by up to about d u32 diam: a pair of points
+    closer than 100 times that is, in single precision, another matrix (its small eigenvalue,
+    about t q, is off by more than 1%).
+    """
+    return state["min_distance"] >= 100.0 * max(S.op.dim, 1) * _U32 * S.op.diameter_bound
 
 
 def _pcg(S, M, x0, rtol, maxiter, state) -> _ScaleOutcome:
@@ -993,12 +1014,24 @@ def _pcg(S, M, x0, rtol, maxiter, state) -> _ScaleOutcome:
     # ... or when r^T M^-1 r (about the true error) is this fraction: early where there is
     # no eigenvalue bound yet, late where the bound may just be too weak to certify
     conv_scale = 1.0
+    # precision="mixed": the search directions' products in float32 while the points are
+    # far enough apart for it, until the explicit residuals (each certificate's, in
+    # float64) stop halving between two certificates, or r^T M^-1 r stops halving
+    single = state["single"]
+    last_rnorm = best_rz = np.inf
+    best_it = 0
     it = 0
     reason = "maxiter"
     while it < maxiter:
-        Zp = _product(S, p, state)
+        if single and state["min_distance"] is not None:  # (the first product finds it)
+            single = _single_is_accurate(S, state)
+        Zp = _product(S, p, state, single)
         it += 1
         pZp = float(p @ Zp)
+        if single and not (pZp > 0 and np.isfinite(pZp)):
+            single = False  # retry the step in float64 before calling it a breakdown
+            Zp = _product(S, p, state)
+            pZp = float(p @ Zp)
         if not (pZp > 0 and np.isfinite(pZp)):
             reason = "breakdown"
             break
@@ -1008,6 +1041,16 @@ def _pcg(S, M, x0, rtol, maxiter, state) -> _ScaleOutcome:
         cert = None
         z = M(r)
         rz_new = float(r @ z)
+        if single:
+            if rz_new < 0.5 * best_rz:
+                best_rz, best_it = rz_new, it
+            elif it - best_it >= _SINGLE_PATIENCE:
+                # no progress in single precision: float64 from the explicit residual
+                single = False
+                r = 1.0 - _product(S, x, state)
+                z = M(r)
+                rz_new = float(r @ z)
+                rz = 0.0  # restart (beta = 0)
         lower_est = float(x.sum()) + float(x @ r)  # 2 1^T x - x^T Z x, recursively
         lam = state["geo_lam"]
         res_est = ((math.sqrt(float(r @ r)) + S.eps_max * math.sqrt(float(x @ x))) ** 2 / lam
@@ -1036,10 +1079,18 @@ def _pcg(S, M, x0, rtol, maxiter, state) -> _ScaleOutcome:
             if cert.rfloor >= 0.5 * needed:
                 reason = "no_eigenvalue_bound"
                 break
+            if single and cert.rnorm > 0.5 * last_rnorm:
+                single = False
+            last_rnorm = cert.rnorm
             # residual replacement: go on from the explicitly computed residual
+            rz_recursive = rz_new
             r = cert.r
             z = M(r)
             rz_new = float(r @ z)
+            if rz_new > 4.0 * rz_recursive:
+                # the recursive residual had drifted (single-precision products): restart
+                # from the explicit one, as beta = rz_new / rz would blow p up
+                rz = 0.0
             attempt *= 0.25
             conv_scale *= 0.01
         beta = rz_new / rz if rz != 0 else 0.0
@@ -1140,6 +1191,7 @@ def solve_iterative(
     client=None,
     kernel: str = "auto",
     derivative: bool = False,
+    precision: str = "mixed",
 ) -> IterativeResult:
     """Magnitude by matrix-free preconditioned CG, with certified two-sided bounds.
 
@@ -1189,6 +1241,15 @@ def solve_iterative(
         Also compute d|tX|/dt = w^T (D o Z(t)) w at each scale from the computed weights w,
         by one more matrix-free product, with a bound on its error
         (`derivative_error_bound`).
+    precision : {"mixed", "double"}, default="mixed"
+        ``"mixed"``: with the numba kernels, CG's products with its search directions are
+        computed in float32 (about 2x faster; relative error about 2^-24 (1 + t d diam)
+        per entry), unless points lie closer than 100 times what float32 resolves, and
+        until CG stops making progress, then in float64. Every certificate,
+        the residual it replaces the recursive one with, the first product (which finds the
+        separation) and the derivative are computed in float64, so the bounds are as rigorous
+        as with ``"double"``; only the number of iterations can differ. Ignored with
+        ``kernel="numpy"``.
 
     Returns
     -------
@@ -1214,6 +1275,10 @@ def solve_iterative(
         )
     if int(maxiter) < 1:
         raise InvalidInputError(f"maxiter must be >= 1, got {maxiter!r}")
+    if precision not in PRECISIONS:
+        raise InvalidInputError(
+            f"unknown precision {precision!r}; choose one of {', '.join(map(repr, PRECISIONS))}"
+        )
     space = X if isinstance(X, MetricSpace) else as_space(X, metric)
     prep = _prepare(space, threads, client, kernel)
     op = prep["op"]
@@ -1225,6 +1290,7 @@ def solve_iterative(
     rng = np.random.default_rng(seed)
     state = {
         "prep": prep,
+        "single": precision == "mixed",
         "known_pd": prep["known_pd"],
         "negative_type": prep["negative_type"],
         "min_distance": prep["min_distance"],
