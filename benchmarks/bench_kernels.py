@@ -7,7 +7,9 @@ script times one product on the same `_ScaledSimilarity` (same tiles, the far-fi
 the solver uses at rtol = 1e-8) with either kernel, in the same process, and reports
 medians, products per second, the ratio, and the largest entrywise difference relative to
 the sum of absolute terms (|Z| |V|). The numba kernels' first call (compiling, or loading
-the on-disk cache) is timed separately.
+the on-disk cache) is timed separately. The float32 variant of the numba kernel (the
+search-direction products of ``precision="mixed"``) is timed in the same loop, with its
+ratio to the float64 kernel and its largest difference relative to |Z| |V|.
 
 Scales: |tX| is near n/2 for the default cases in R^10 (as in ``bench_large.py``); pass
 ``--scale`` to override. The machine may be shared: read the ratios, not the milliseconds.
@@ -66,12 +68,15 @@ def run_case(n: int, d: int, t: float, m: int, threads, repeats: int) -> dict:
         first = time.perf_counter() - t0
         ref = S_np.apply(V)
         scale = S_np.apply(np.abs(V))
-        # interleaved repeats: both kernels see the same machine load
-        t_np, t_nb = [], []
+        got32 = S_nb.apply(V, single=True)  # (compiles the float32 variant)
+        # interleaved repeats: all kernels see the same machine load
+        t_np, t_nb, t_32 = [], [], []
         for _ in range(repeats):
             t_np += _time(lambda: S_np.apply(V), 1)
             t_nb += _time(lambda: S_nb.apply(V), 1)
+            t_32 += _time(lambda: S_nb.apply(V, single=True), 1)
     med_np, med_nb = statistics.median(t_np), statistics.median(t_nb)
+    med_32 = statistics.median(t_32)
     return {
         "n": n, "d": d, "t": t, "columns": m, "threads": op_np.threads,
         "skipped_fraction": S_np.skipped_fraction,
@@ -79,6 +84,9 @@ def run_case(n: int, d: int, t: float, m: int, threads, repeats: int) -> dict:
         "numpy_median_s": med_np, "numba_median_s": med_nb,
         "speedup": med_np / med_nb,
         "max_rel_diff": float(np.max(np.abs(got - ref) / scale)),
+        # precision="mixed": the float32 products of CG's search directions
+        "single_s": t_32, "single_median_s": med_32, "single_speedup": med_nb / med_32,
+        "single_max_rel_diff": float(np.max(np.abs(got32 - ref) / scale)),
         "numba_block": _kernels._block_size(d, m, op_np.leaf),
     }
 
@@ -110,14 +118,17 @@ def main() -> None:
                       f"numba {r['numba_median_s']:.3f} s", flush=True)
     print()
     print("| n | d | t | columns | threads | skipped | numpy (s) | numba (s) | products/s "
-          "numpy | products/s numba | speed-up | numba first call (s) | max rel. diff |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "numpy | products/s numba | speed-up | numba first call (s) | max rel. diff "
+          "| numba float32 (s) | float32 speed-up | float32 max rel. diff |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['n']:,} | {r['d']} | {r['t']:g} | {r['columns']} | {r['threads']} | "
               f"{r['skipped_fraction']:.0%} | {r['numpy_median_s']:.3f} | "
               f"{r['numba_median_s']:.3f} | {1 / r['numpy_median_s']:.2f} | "
               f"{1 / r['numba_median_s']:.2f} | {r['speedup']:.2f}x | "
-              f"{r['numba_first_call_s']:.2f} | {r['max_rel_diff']:.1e} |")
+              f"{r['numba_first_call_s']:.2f} | {r['max_rel_diff']:.1e} | "
+              f"{r['single_median_s']:.3f} | {r['single_speedup']:.2f}x | "
+              f"{r['single_max_rel_diff']:.1e} |")
     print(f"\nmedians of {args.repeats} interleaved repeats; load average "
           f"{os.getloadavg()[0]:.2f} on {_common.cpus_available()} CPUs "
           f"({_common.cpu_model()}); {_common.utc_now()}")

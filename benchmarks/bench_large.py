@@ -16,6 +16,7 @@ Usage::
 
     .venv/bin/python benchmarks/bench_large.py                 # everything (about 15 min)
     .venv/bin/python benchmarks/bench_large.py --cases 5k 20k --repeats 3 --out large.json
+    .venv/bin/python benchmarks/bench_large.py --cases 100k-r10-tenth --repeats 1 --double
 """
 
 from __future__ import annotations
@@ -60,8 +61,12 @@ def child(case: str, method: str, repeats: int) -> dict:
     times, out = [], {}
     for _ in range(repeats):
         t0 = time.perf_counter()
-        if method == "cg":
-            res = solve_iterative(X, c["t"], rtol=c["rtol"], weights=False)
+        if method in ("cg", "cg-double"):
+            # "cg": the default precision="mixed" (float32 search directions); "cg-double":
+            # every product in float64, the baseline for the mixed-precision speed-up
+            precision = "double" if method == "cg-double" else "mixed"
+            res = solve_iterative(X, c["t"], rtol=c["rtol"], weights=False,
+                                  precision=precision)
             elapsed = time.perf_counter() - t0
             out = {
                 "magnitude": float(res.magnitude[0]),
@@ -117,6 +122,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="repeats of the cg runs")
     parser.add_argument("--cholesky-repeats", type=int, default=1,
                         help="repeats of the dense Cholesky runs (20k: about 2 min each)")
+    parser.add_argument("--double", action="store_true",
+                        help="also run cg with precision='double' (method cg-double), the "
+                             "baseline for the mixed-precision speed-up")
     parser.add_argument("--out", default=None, help="write all results as JSON here")
     parser.add_argument("--child", nargs="*", help=argparse.SUPPRESS)
     _common.add_threads_option(parser)
@@ -153,8 +161,9 @@ def main() -> None:
             continue
         c = CASES[case]
         results[case] = {}
-        for method in c["methods"]:
-            reps = args.repeats if method == "cg" else args.cholesky_repeats
+        methods = c["methods"] + (("cg-double",) if args.double else ())
+        for method in methods:
+            reps = args.cholesky_repeats if method == "cholesky" else args.repeats
             r = _common.run_child(__file__, [case, method, str(reps)])
             results[case][method] = r
             if "error" in r:
@@ -176,6 +185,10 @@ def main() -> None:
             print(f"|  | {case}: Cholesky / cg time = {ch['median_s'] / cg['median_s']:.1f}x, "
                   f"relative difference {rel:.1e}, Cholesky value inside the certified "
                   f"interval: {inside} |")
+        if all("error" not in results[case].get(m, {"error": ""}) for m in ("cg", "cg-double")):
+            ratio = results[case]["cg-double"]["median_s"] / results[case]["cg"]["median_s"]
+            results[case]["mixed_speedup"] = ratio
+            print(f"|  | {case}: cg-double / cg (mixed) time = {ratio:.2f}x |")
         sys.stdout.flush()
     if args.out:
         with open(args.out, "w") as fh:

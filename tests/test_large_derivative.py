@@ -7,6 +7,8 @@ per-scale engine of `magnitude_function` must agree with the interpolating engin
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -143,19 +145,54 @@ def test_per_scale_function_agrees_with_the_interpolating_engines(monkeypatch,
     _no_dense_memory(monkeypatch)
     f = mm.magnitude_function(X, "auto", n_scales=15)
     assert f.solver == "per scale" and f.n_solves == 15
-    assert 0 < f.error_estimate <= 1e-8
+    assert 0 < f.certified_error <= 1e-8 and f.error_estimate >= f.certified_error
     monkeypatch.undo()
     ref = mm.magnitude_function(X, f.scales)
-    assert ref.solver == "reduced basis"
+    assert ref.solver == "reduced basis" and ref.certified_error is None
     assert np.max(np.abs(f.values / ref.values - 1)) <= 2e-8
     derr = np.abs(f.derivative - ref.derivative) / np.abs(ref.derivative).max()
     assert np.all(derr <= f.derivative_error_estimate + 1e-8)
     assert f.t_max == pytest.approx(mm.convergence_scale(X), rel=1e-6)
-    assert f(f.scales[3]) == f.values[3]
+    assert f(f.scales[3]) == pytest.approx(f.values[3], rel=1e-14)
+    # between the scales: the cubic Hermite interpolant, within its estimated error
+    ts = f.scales
+    probe = np.concatenate([np.linspace(a, b, 7)[1:-1] for a, b in itertools.pairwise(ts)])
+    between = mm.magnitude_function(X, probe)
+    err = np.abs(f(probe) / between.values - 1)
+    assert np.all(err <= f.error_estimate) and err.max() > 1e-3 * f.error_estimate
+    derr = np.abs(f.derivative_at(probe) - between.derivative)
+    assert np.all(derr <= f.derivative_error_estimate * np.abs(f.derivative).max())
+    area = mm.magnitude_function(X, np.linspace(ts[0], ts[-1], 200)).area()
+    assert abs(f.area() / area - 1) <= f.error_estimate
+    # fewer than 3 positive scales: no interpolant, and the message says what to do
+    g = mm.magnitude_function(X, ts[:2], method="cg")
     with pytest.raises(InvalidInputError, match="solved at its scales only; for these 2200 points"):
-        f(0.5 * (f.scales[3] + f.scales[4]))
-    with pytest.raises(InvalidInputError, match="area needs an interpolated"):
-        f.area()
+        g(0.5 * (ts[0] + ts[1]))
+    with pytest.raises(InvalidInputError, match=r"area needs an interpolated.*at least 3 positive"):
+        g.area()
+
+
+def test_magnitude_dimension_and_area_without_dense_memory(monkeypatch, no_dense_distances):
+    # the per-scale engine's interpolant makes the dimension and MagArea computable at sizes
+    # where only iterative solves fit: they agree with the dense engines' values
+    X = _cloud(2100, 2, seed=15)
+    _no_dense_memory(monkeypatch)
+    dim = mm.magnitude_dimension(X, rtol=1e-8)
+    rec = mm.compute_many({"cloud": X}, client="sync", n_scales=16, progress=False)["cloud"]
+    monkeypatch.undo()
+    ref = mm.magnitude_dimension(X, rtol=1e-8)
+    assert 1.0 < ref < 2.0
+    assert dim == pytest.approx(ref, rel=2e-3)
+    # compute_many's record: certified values, MagArea within the function's estimate
+    ts = np.array(rec["scales"])
+    assert ts[0] == 0.0 and ts.size == 17
+    exact = mm.magnitude(X, ts[1:], method="cholesky")
+    assert np.all(np.abs(np.array(rec["magnitude"][1:]) / exact - 1) <= 1e-8)
+    area = mm.magnitude_function(X, np.linspace(0.0, ts[-1], 300)).area()
+    err = abs(rec["area"] / area - 1)
+    # the estimate is the largest over the range: here the quadratic bridge from t = 0 to
+    # t_conv / 1000 (0.19); the area, dominated by larger t, is much better
+    assert err <= rec["error_estimate"] and err <= 2e-3
 
 
 def test_per_scale_function_with_zero_and_an_explicit_method():

@@ -16,10 +16,11 @@ Two engines, chosen by `magnitude_function`:
   ``"sparse"``): every requested scale is solved by `metric_magnitude.solve` (the closed
   forms, the sparse truncation or matrix-free CG, each certified to ``rtol``), warm-started
   from the previous scale, with the first derivative from one more matrix-free product.
-  There is no interpolant: the function exists at its scales only.
+  Between them the function is the cubic Hermite interpolant of those values and first
+  derivatives (from 3 positive scales on), whose error is estimated, not certified.
 
-Either way, the function between anchors is the two-point Hermite interpolant of degree 7
-(piecewise Bernstein polynomials matching value and three derivatives at both ends). With
+With the other two, the function between anchors is the two-point Hermite interpolant of
+degree 7 (piecewise Bernstein polynomials matching value and three derivatives at both ends). With
 exact anchors, the interpolation error of an interval is estimated by comparing that
 polynomial with the degree-11 Hermite interpolant through the interval's anchors and a
 neighbouring one; with the reduced basis it is measured against the model inside every
@@ -47,6 +48,11 @@ _DIRECT_SOLVE_MAX = 12
 _MAX_ANCHORS = 400
 _DERIVATIVE_RTOL_FLOOR = 1e-9
 _INITIAL_ANCHORS = 6
+# the per-scale engine interpolates from this many positive scales (the error estimate of an
+# interval needs a neighbouring scale)
+_PER_SCALE_MIN_INTERPOLATION = 3
+# magnitude_dimension on the per-scale engine: scales of its profile (one solve each)
+_PER_SCALE_DIMENSION_SCALES = 24
 # From this many distinct points on, positive definite spaces use the reduced-basis model
 # (`_reduced.py`): a few factorisations for the whole range instead of one per anchor.
 _REDUCED_MIN_POINTS = 64
@@ -113,18 +119,21 @@ class _Anchors:
 
 
 def _local_estimate(t, d, i, j, k) -> tuple[float, float]:
-    """Max |degree-7 Hermite on [t_i, t_j] - degree-11 Hermite through t_i, t_j, t_k|.
+    """Max |Hermite on [t_i, t_j] - Hermite through t_i, t_j, t_k| (matching the c columns
+    of d, the value and c - 1 derivatives: degree 7 against 11 for c = 4, 3 against 5 for
+    the per-scale engine's c = 2).
 
     Returns the estimates for the value and for the first derivative on [t_i, t_j].
     """
     a, b = t[i], t[j]
+    c = d.shape[1]
     nodes = sorted((i, j, k), key=lambda m: t[m])
     lo, hi = t[nodes[0]], t[nodes[-1]]
     half = 0.5 * (hi - lo)
     mid = 0.5 * (hi + lo)
     # rescale to [-1, 1] so the Krogh interpolant stays well conditioned
-    x = np.repeat([(t[m] - mid) / half for m in nodes], 4)
-    y = np.concatenate([d[m] * half ** np.arange(4) for m in nodes])
+    x = np.repeat([(t[m] - mid) / half for m in nodes], c)
+    y = np.concatenate([d[m] * half ** np.arange(c) for m in nodes])
     krogh = KroghInterpolator(x, y)
     seg = BPoly.from_derivatives([a, b], [d[i], d[j]])
     s = a + _SAMPLES * (b - a)
@@ -203,18 +212,22 @@ class MagnitudeFunction:
     dimension : ndarray of shape (k,)
         The magnitude dimension profile t f'(t) / f(t).
     error_estimate : float
-        Estimated maximum relative error of ``values`` (and of ``derivative`` relative to
-        its local scale); zero where every scale was solved exactly. With the
-        ``"per scale"`` engine it is the largest certified relative error (a bound), and
-        ``derivative_error_estimate`` a bound on the derivative's error relative to its
-        largest size.
+        Estimated maximum relative error of the function on its range, at the scales and
+        between them (``derivative_error_estimate``: of the derivative, relative to its
+        largest size); zero where every scale was solved exactly and there is no
+        interpolant. With the ``"per scale"`` engine, the larger of the certified error of
+        the values and the estimated error of the interpolant between them.
+    certified_error : float or None
+        ``"per scale"`` engine only: the largest certified relative error of ``values``
+        (a bound, from the solver's two-sided bounds at each scale); None for the other
+        engines, whose values come from an interpolant with an estimated error.
     anchor_scales : ndarray
         Where exact solves were made; ``n_solves`` counts them.
     solver : str
         ``"reduced basis"`` (few exact solves span the weighting over the whole range),
         ``"exact anchors"`` (an exact solve at every anchor) or ``"per scale"`` (large n:
-        a certified solve at each requested scale and no interpolant); see
-        `magnitude_function`.
+        a certified solve at each requested scale, and the cubic Hermite interpolant
+        through them from 3 positive scales on); see `magnitude_function`.
     """
 
     scales: np.ndarray
@@ -228,6 +241,7 @@ class MagnitudeFunction:
     rtol: float
     _poly: BPoly | None
     solver: str = "exact anchors"
+    certified_error: float | None = None
 
     @property
     def n_solves(self) -> int:
@@ -317,8 +331,9 @@ class MagnitudeFunction:
             return (
                 f"for these {self.n_points} points every scale was a separate certified solve "
                 "(method='cg' or 'sparse', or points whose dense matrices would not fit in "
-                "memory, which the interpolating engines need): ask magnitude_function for "
-                "the scales you need, or subsample the points"
+                "memory), and an interpolant needs at least "
+                f"{_PER_SCALE_MIN_INTERPOLATION} positive scales: ask magnitude_function for "
+                "the scales you need, or for more of them"
             )
         return (
             "ask magnitude_function for those scales, or for more than "
@@ -395,7 +410,9 @@ def _solves_per_scale(space: MetricSpace, method: str) -> bool:
 
 
 def _per_scale_function(space: MetricSpace, arr: np.ndarray, method: str, rtol: float):
-    """The ``"per scale"`` engine: a certified solve (with derivative) at every scale."""
+    """The ``"per scale"`` engine: a certified solve (with derivative) at every scale, and
+    the cubic Hermite interpolant through them from `_PER_SCALE_MIN_INTERPOLATION` positive
+    scales on."""
     from .core import solve
 
     positive = arr[arr > 0]
@@ -408,11 +425,54 @@ def _per_scale_function(space: MetricSpace, arr: np.ndarray, method: str, rtol: 
         derr = np.nan_to_num(res.derivative_error, nan=0.0)
     pad = arr.size - positive.size  # t = 0: |0X| = 1
     dscale = max(float(np.abs(der).max(initial=0.0)), 1e-300)
+    certified = float(gap.max(initial=0.0))
+    ev = ed = 0.0
+    poly = None
+    if positive.size >= _PER_SCALE_MIN_INTERPOLATION:
+        poly, ev, ed = _per_scale_interpolant(positive, mag, der, gap, derr, rtol, pad > 0)
     return MagnitudeFunction(
         arr, np.concatenate([np.ones(pad), mag]), np.concatenate([np.full(pad, np.nan), der]),
-        float(gap.max(initial=0.0)), float(derr.max(initial=0.0)) / dscale, positive,
-        np.column_stack([mag, der]), space.n_points, rtol, None, "per scale",
+        max(certified, ev), max(float(derr.max(initial=0.0)) / dscale, ed), positive,
+        np.column_stack([mag, der]), space.n_points, rtol, poly, "per scale", certified,
     )
+
+
+def _per_scale_interpolant(t, mag, der, gap, derr, rtol: float, with_zero: bool):
+    """Cubic Hermite interpolant through certified values and derivatives at the scales t,
+    and the largest estimated relative errors of its values and of its derivative.
+
+    The interpolation error of each interval is estimated as with exact anchors (against
+    the quintic through a neighbour, `_interval_estimates`); to it are added what the data's
+    own errors can do: the values' certified relative errors (the value basis functions sum
+    to at most 1), and the derivatives' errors times 4h/27 (the largest value of a slope
+    basis function on an interval of length h). With t = 0 the first interval is bridged
+    from |0X| = 1 by a quadratic, its errors estimated from how far the first scale's
+    tangent misses 1 at t = 0 and how far its slope is from the secant.
+    """
+    d = np.column_stack([mag, der])
+    ev, ed = _interval_estimates(t, d)
+    h = np.diff(t)
+    fmin = np.minimum(np.abs(mag[:-1]), np.abs(mag[1:]))
+    # the derivatives' certified bounds are loose (1e-2 where the error is 1e-9, measured
+    # at small t), and would swamp the estimate: what is expected of them, 10 sqrt(rtol)
+    # relative, is used where that is smaller
+    derr = np.minimum(derr, 10.0 * np.sqrt(rtol) * np.abs(der))
+    dmax = np.maximum(derr[:-1], derr[1:])
+    dscale = max(float(np.abs(der).max()), 1e-300)
+    ev = ev + np.maximum(gap[:-1], gap[1:]) + 4.0 / 27.0 * h * dmax / fmin
+    # the derivative: slope basis derivatives are at most 1, value basis derivatives 1.5 / h
+    ed = ed + (dmax + 1.5 * np.maximum(gap[:-1] * np.abs(mag[:-1]),
+                                       gap[1:] * np.abs(mag[1:])) / h) / dscale
+    if with_zero:
+        poly = BPoly.from_derivatives(np.concatenate([[0.0], t]), [[1.0], *d])
+        # the bridge is the quadratic through 1, f(t1) and f'(t1): its departure from the
+        # tangent at t1 (values) and from the secant (slopes) measure its curvature
+        secant = (mag[0] - 1.0) / t[0]
+        ev = np.concatenate([[_SAFETY * abs(mag[0] - der[0] * t[0] - 1.0) / abs(mag[0])], ev])
+        ed = np.concatenate([[_SAFETY * abs(secant - der[0]) / dscale], ed])
+    else:
+        poly = BPoly.from_derivatives(t, list(d))
+    return poly, float(ev.max()), float(ed.max())
 
 
 def _reduced_model_for(space: MetricSpace, method: str):
@@ -607,7 +667,9 @@ def magnitude_dimension(
 
     The rule: the maximum of t f'(t) / f(t) = d log|tX| / d log t over the automatic range
     [t_conv / 1000, t_conv] of `magnitude_function` (t_conv the convergence scale
-    for ``q``), located on 2,000 geometrically spaced scales of the interpolant.
+    for ``q``), located on 2,000 geometrically spaced scales of the interpolant. Points
+    whose dense matrices would not fit in memory (the ``"per scale"`` engine: one iterative
+    solve per scale) get a profile from 24 scales and the cubic interpolant between them.
 
     For a sample of a d-dimensional manifold the profile rises towards d while the sample
     looks like a continuum and falls back to 0 once the points separate. Measured on
@@ -623,7 +685,10 @@ def magnitude_dimension(
     >>> 0.9 < mm.magnitude_dimension(line) <= 1.0
     True
     """
-    f = magnitude_function(X, "auto", metric=metric, q=q, rtol=rtol, method=method)
+    space = as_space(X, metric)
+    # the per-scale engine solves every scale: a coarser grid, and its interpolant between
+    n_scales = _PER_SCALE_DIMENSION_SCALES if _solves_per_scale(space, method) else 100
+    f = magnitude_function(space, "auto", n_scales=n_scales, q=q, rtol=rtol, method=method)
     return _peak_dimension(f, f.t_min, f.t_max)
 
 
