@@ -14,6 +14,7 @@ time the per-scale engine (then the large scales use CG, not the sparse solver).
 Usage::
 
     .venv/bin/python benchmarks/bench_large_function.py --n 20000 --method cg --per-scale
+    .venv/bin/python benchmarks/bench_large_function.py --n 10000 --method cg --per-scale --double
     .venv/bin/python benchmarks/bench_large_function.py --n 100000            # hours here
 """
 
@@ -37,6 +38,9 @@ def main() -> None:
     parser.add_argument("--method", default="auto", choices=["auto", "cg", "sparse"])
     parser.add_argument("--per-scale", action="store_true",
                         help="also time a cold solve at each scale (about doubles the run)")
+    parser.add_argument("--double", action="store_true",
+                        help="with --per-scale and --method cg: also time each cold solve "
+                             "with precision='double', the baseline of the default 'mixed'")
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     _common.add_threads_option(parser)
     args = parser.parse_args()
@@ -66,28 +70,45 @@ def main() -> None:
         "load_after": os.getloadavg(),
     }
     print(f"convergence scale {t_conv:.6g}: {search:.1f} s (the function repeats this search)")
+    out["certified_error"] = f.certified_error
     print(f"magnitude_function, {args.n_scales} scales: {total:.1f} s in all, engine "
-          f"{f.solver!r}, certified relative error <= {f.error_estimate:.1e}, peak RSS "
+          f"{f.solver!r}, certified relative error of the values <= {f.certified_error:.1e}, "
+          f"estimated error of the interpolant {f.error_estimate:.1e}, peak RSS "
           f"{out['peak_rss_mb']:.0f} MB\n")
     if args.per_scale:
-        print("| t | \\|tX\\| / n | method | CG iterations | cold solve (s) |")
-        print("|---|---|---|---|---|")
+        double = args.double and args.method == "cg"
+        print("| t | \\|tX\\| / n | method | CG iterations | cold solve (s) |"
+              + (" iterations, double | cold solve, double (s) |" if double else ""))
+        print("|---|---|---|---|---|" + ("---|---|" if double else ""))
         rows = []
         for t in f.scales:
-            t0 = time.perf_counter()
-            if args.method == "cg":  # the same solve as mm.solve's, with its iterations
-                res = solve_iterative(X, [t], rtol=args.rtol, weights=False)
-                used, its = "cg", int(res.iterations[0])
-            else:
-                _, res = mm.solve(X, [t], method=args.method, rtol=args.rtol, weights=False)
-                used, its = res.methods[0], ""
-            elapsed = time.perf_counter() - t0
-            value = float(res.magnitude[0])
-            rows.append({"t": float(t), "magnitude": value, "method": used,
-                         "iterations": its, "seconds": elapsed})
-            print(f"| {t:.4g} | {value / args.n:.4f} | {used} | {its} | {elapsed:.1f} |",
-                  flush=True)
+            row = {"t": float(t)}
+            for precision in ("mixed", "double") if double else ("mixed",):
+                t0 = time.perf_counter()
+                if args.method == "cg":  # the same solve as mm.solve's, with its iterations
+                    res = solve_iterative(X, [t], rtol=args.rtol, weights=False,
+                                          precision=precision)
+                    used, its = "cg", int(res.iterations[0])
+                else:
+                    _, res = mm.solve(X, [t], method=args.method, rtol=args.rtol,
+                                      weights=False)
+                    used, its = res.methods[0], ""
+                key = "" if precision == "mixed" else "_double"
+                row.update({"magnitude" + key: float(res.magnitude[0]), "method": used,
+                            "iterations" + key: its,
+                            "seconds" + key: time.perf_counter() - t0})
+            rows.append(row)
+            line = (f"| {t:.4g} | {row['magnitude'] / args.n:.4f} | {used} | "
+                    f"{row['iterations']} | {row['seconds']:.1f} |")
+            if double:
+                line += f" {row['iterations_double']} | {row['seconds_double']:.1f} |"
+            print(line, flush=True)
         out["per_scale"] = rows
+        if double:
+            mixed_s = sum(r["seconds"] for r in rows)
+            double_s = sum(r["seconds_double"] for r in rows)
+            print(f"\ncold solves in all: mixed {mixed_s:.1f} s, double {double_s:.1f} s "
+                  f"({double_s / mixed_s:.2f}x)")
     if args.out:
         with open(args.out, "w") as fh:
             json.dump(out, fh, indent=2)

@@ -48,6 +48,13 @@ Accuracy (no fastmath anywhere: no reassociation, no FMA contraction):
   n / block + L <= 2 L, as block >= leaf), one per leaf adding column sums (a column sum
   itself has at most leaf <= width terms), one for the diagonal and one per thread: within m.
 
+Single precision (``apply_product(..., single=True)``, the search-direction products of
+``solve_iterative(precision="mixed")``): the same kernel compiled for float32 points and
+values (centred coordinates, V scaled to at most 1), with `_exp32_inplace` (Cody-Waite
+reduction by ln2 and a degree-7 polynomial, within 0.96 float32 ulp measured against mpmath)
+chosen by `_exp_block` when numba compiles it; the row and column sums of a block are float32,
+the product itself float64. Never used for anything certified.
+
 Compilation: ``cache=True``, so the first call on a machine compiles for about 6 s (measured
 on 2 busy cores) and writes the machine code next to this file (or to ``NUMBA_CACHE_DIR``);
 later processes load it in about 0.5 s, after importing numba (0.5 to 1.5 s).

@@ -600,9 +600,10 @@ def _run_jobs(jobs: list, work: list, threads: int, shape: tuple, do_job):
     product and the extreme distances of the tile loops (numpy here, numba in `_kernels`).
     """
     threads = max(1, min(threads, len(jobs)))
-    # about 8 groups per thread, within a memory budget for their accumulators
+    # about 8 groups per thread, within a memory budget for their accumulators (one thread
+    # needs no balancing: one group)
     room = _ACCUMULATOR_BYTES // max(1, 8 * math.prod(shape))
-    n_groups = max(threads, min(8 * threads, len(jobs), room))
+    n_groups = 1 if threads == 1 else max(threads, min(8 * threads, len(jobs), room))
     groups = [[] for _ in range(n_groups)]
     loads = [(0.0, g) for g in range(n_groups)]  # a heap of (load, group)
     for j in sorted(range(len(jobs)), key=lambda j: -work[j]):
