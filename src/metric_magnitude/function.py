@@ -463,16 +463,22 @@ def _per_scale_interpolant(t, mag, der, gap, derr, rtol: float, with_zero: bool)
     # the derivative: slope basis derivatives are at most 1, value basis derivatives 1.5 / h
     ed = ed + (dmax + 1.5 * np.maximum(gap[:-1] * np.abs(mag[:-1]),
                                        gap[1:] * np.abs(mag[1:])) / h) / dscale
+    poly = _hermite(t, d, with_zero)
     if with_zero:
-        poly = BPoly.from_derivatives(np.concatenate([[0.0], t]), [[1.0], *d])
         # the bridge is the quadratic through 1, f(t1) and f'(t1): its departure from the
         # tangent at t1 (values) and from the secant (slopes) measure its curvature
         secant = (mag[0] - 1.0) / t[0]
         ev = np.concatenate([[_SAFETY * abs(mag[0] - der[0] * t[0] - 1.0) / abs(mag[0])], ev])
         ed = np.concatenate([[_SAFETY * abs(secant - der[0]) / dscale], ed])
-    else:
-        poly = BPoly.from_derivatives(t, list(d))
     return poly, float(ev.max()), float(ed.max())
+
+
+def _hermite(t, d, with_zero: bool) -> BPoly:
+    """Piecewise Hermite interpolant through t (values and derivatives in the rows of d),
+    bridged from |0X| = 1 (a value only) when ``with_zero``."""
+    if with_zero:
+        return BPoly.from_derivatives(np.concatenate([[0.0], t]), [[1.0], *d])
+    return BPoly.from_derivatives(t, list(d))
 
 
 def _reduced_model_for(space: MetricSpace, method: str):
@@ -519,13 +525,11 @@ def _function_from_anchors(space, scales, method, rtol, model=None):
     else:
         t, d, ev, ed = _model_anchors(anchors, lo, hi, 0.5 * rtol)
     ev, ed = ev + model_ev, ed + model_ed
+    poly = _hermite(t, d, scales[0] == 0.0)
     if scales[0] == 0.0:
-        poly = BPoly.from_derivatives(np.concatenate([[0.0], t]), [[1.0], *d])
         # error of the bridge: the anchor's Taylor polynomial, taken back to t = 0
         taylor0 = d[0, 0] - d[0, 1] * lo + d[0, 2] * lo**2 / 2 - d[0, 3] * lo**3 / 6
         ev = np.concatenate([[abs(taylor0 - 1.0)], ev])
-    else:
-        poly = BPoly.from_derivatives(t, list(d))
     return anchors, ev, ed, poly
 
 

@@ -77,7 +77,7 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-__all__ = ["METRICS", "apply_product", "exp_nonpositive", "exp_nonpositive_single"]
+__all__ = ["METRICS", "apply_product", "exp_nonpositive"]
 
 # metric name -> code used inside the kernels
 METRICS = {"euclidean": 0, "cityblock": 1, "chebyshev": 2}
@@ -309,8 +309,9 @@ def _leaf_product(PT, VT, YT, r0, r1, cols, t, metric, track, block,
     return dmin, dmax
 
 
-def exp_nonpositive(x) -> np.ndarray:
-    """exp(x) for x <= 0 with the kernels' own vectorised exponential (tests and benchmarks).
+def exp_nonpositive(x, single: bool = False) -> np.ndarray:
+    """exp(x) for x <= 0 with the kernels' own vectorised exponential (tests and benchmarks):
+    in float64, or with ``single`` in float32 (the products of ``precision="mixed"``).
 
     Examples
     --------
@@ -318,23 +319,13 @@ def exp_nonpositive(x) -> np.ndarray:
     >>> x = -np.linspace(0.0, 745.0, 11)
     >>> bool(np.allclose(exp_nonpositive(x), np.exp(x), rtol=3e-16, atol=0))
     True
-    """
-    x = np.ascontiguousarray(x, dtype=np.float64).ravel()
-    return _exp_array(x)
-
-
-def exp_nonpositive_single(x) -> np.ndarray:
-    """exp(x) for x <= 0 in float32, by the kernels' single-precision exponential.
-
-    Examples
-    --------
-    >>> import numpy as np
     >>> x = -np.linspace(0.0, 80.0, 11)
-    >>> bool(np.allclose(exp_nonpositive_single(x), np.exp(x), rtol=3e-7, atol=0))
-    True
+    >>> y = exp_nonpositive(x, single=True)
+    >>> y.dtype.name, bool(np.allclose(y, np.exp(x), rtol=3e-7, atol=0))
+    ('float32', True)
     """
-    x = np.ascontiguousarray(x, dtype=np.float32).ravel()
-    return _exp_array(x)
+    dtype = np.float32 if single else np.float64
+    return _exp_array(np.ascontiguousarray(x, dtype=dtype).ravel())
 
 
 def _block_size(d: int, m: int, leaf: int) -> int:
