@@ -510,8 +510,9 @@ class _ScaledSimilarity:
         """Z~ @ V (sorted order), Z~ = Z with the skipped far-field entries set to 0.
 
         With ``distance_weighted``, (D o Z~) @ V instead: the product behind the derivative
-        d|tX|/dt = w^T (D o Z) w. With ``single`` (numba kernels only; ignored otherwise, and
-        where ``track_min``), in float32: uncertified, see `_kernels.apply_product`.
+        d|tX|/dt = w^T (D o Z) w. With ``single`` (numba kernels only; ignored otherwise),
+        in float32: uncertified, see `_kernels.apply_product` (the tracked distances are
+        rigorous bounds all the same).
         """
         V = np.ascontiguousarray(V, dtype=np.float64)
         if V.ndim == 1:
@@ -520,7 +521,7 @@ class _ScaledSimilarity:
             from ._kernels import apply_product
 
             return apply_product(self, V, track_min, distance_weighted=distance_weighted,
-                                 single=single and not track_min)
+                                 single=single)
         op = self.op
         n, m = V.shape
         t = self.t
@@ -987,19 +988,35 @@ def _product(S: _ScaledSimilarity, V: np.ndarray, state: dict,
              single: bool = False) -> np.ndarray:
     """Z~ V, counting products; the first product of a solve also finds the separation.
 
-    ``single``: in float32 (uncertified; search directions only), never when tracking.
+    ``single``: in float32 (uncertified; search directions only). The first product may be
+    one: its distances are rigorous bounds, looser by about u32 diam; where that is more
+    than 1% of the separation (points closer than 100 u32 diam, where float32 is not used
+    for the iterations either) it is computed again in float64.
     """
     track = state["min_distance"] is None
-    Y = S.apply(V, track_min=track, single=single and not track)
+    Y = S.apply(V, track_min=track, single=single)
     state["matvecs"] += 1
     if track:
-        q = min(S.min_distance, S.skip_min_distance)
-        state["min_distance"] = q * (1.0 - S.op.distance_rel_error - 4 * _U)
-        # skipped pairs lie within the bounding box's diameter
-        dmax = max(S.max_distance, S.op.diameter_bound if S.skipped_fraction > 0 else 0.0)
-        state["max_distance"] = dmax * (1.0 + S.op.distance_rel_error + 4 * _U)
-        state["geo_lam"], state["geo_source"] = _geometric_bound(state["prep"], S.t, state)
+        _record_distances(S, state)
+        if single and not state["min_distance"] >= 100.0 * _U32 * S.op.diameter_bound:
+            # float32 cannot tell these points apart well enough: exact distances, and a
+            # float64 product, from the start
+            S.min_distance, S.max_distance = np.inf, 0.0
+            Y = S.apply(V, track_min=True)
+            state["matvecs"] += 1
+            _record_distances(S, state)
     return Y
+
+
+def _record_distances(S: _ScaledSimilarity, state: dict) -> None:
+    """The tracked extreme distances (with margins for their rounding) and the geometric
+    eigenvalue bound they give."""
+    q = min(S.min_distance, S.skip_min_distance)
+    state["min_distance"] = q * (1.0 - S.op.distance_rel_error - 4 * _U)
+    # skipped pairs lie within the bounding box's diameter
+    dmax = max(S.max_distance, S.op.diameter_bound if S.skipped_fraction > 0 else 0.0)
+    state["max_distance"] = dmax * (1.0 + S.op.distance_rel_error + 4 * _U)
+    state["geo_lam"], state["geo_source"] = _geometric_bound(state["prep"], S.t, state)
 
 
 def _single_is_accurate(S: _ScaledSimilarity, state: dict) -> bool:
@@ -1019,7 +1036,10 @@ def _pcg(S, M, x0, rtol, maxiter, state) -> _ScaleOutcome:
     state["rowsums"] = None
     x, r = np.zeros(n), np.ones(n)
     if x0 is not None:
-        Zx0 = _product(S, x0, state)
+        # in float32 where allowed: it only scales x0 and starts the recursive residual,
+        # which the first certificate replaces by an explicit one
+        Zx0 = _product(S, x0, state, state["single"] and (
+            state["min_distance"] is None or _single_is_accurate(S, state)))
         den = float(x0 @ Zx0)
         alpha = float(x0.sum()) / den if den > 0 else 0.0
         if alpha > 0 and np.isfinite(alpha):  # the best multiple of the previous weights
