@@ -75,7 +75,7 @@ def approximate_weights(
         ``min(50, n - 1)``. Capped at the number of distinct points minus one.
     iterations : int, optional
         CG steps (``"cg"`` only), >= 1; default 10.
-    preconditioner : {"auto", "nystrom", "block_jacobi", "none"}, default="auto"
+    preconditioner : {"auto", "sparse_inverse", "nystrom", "block_jacobi", "none"}, default="auto"
         ``"cg"`` only: as in `metric_magnitude.solvers.iterative.solve_iterative`.
     kernel : {"auto", "numpy", "numba"}, default="auto"
         ``"cg"`` only: how products are computed
@@ -227,19 +227,16 @@ def _cg_weights(Q, scales, metric, iterations, preconditioner, kernel, seed) -> 
     from .solvers.iterative import (
         _FAR_FIELD_BUDGET,
         _MAX_RANK,
-        PRECONDITIONERS,
         SimilarityOperator,
         _BlasOneThread,
+        _check_preconditioner,
         _memory_check,
         _Preconditioner,
     )
 
-    if preconditioner not in PRECONDITIONERS:
-        raise InvalidInputError(
-            f"unknown preconditioner {preconditioner!r}; choose one of "
-            f"{', '.join(map(repr, PRECONDITIONERS))}"
-        )
+    _check_preconditioner(preconditioner)
     op = SimilarityOperator(Q, metric=metric, kernel=kernel)
+    _check_preconditioner(preconditioner, op)
     n = op.n
     max_rank = _memory_check(n, op.dim, _MAX_RANK, op.leaf, op.threads, 1, False)
     max_rank = min(max_rank, max(0, n // 4))
