@@ -193,7 +193,8 @@ def test_warm_start_reduces_products():
     assert np.allclose(warm.magnitude, cold.magnitude, rtol=2e-10)
 
 
-@pytest.mark.parametrize("preconditioner", ["sparse_inverse", "nystrom", "block_jacobi", "none"])
+@pytest.mark.parametrize("preconditioner", [
+    "sparse_inverse", "nystrom+block_jacobi", "nystrom", "block_jacobi", "none"])
 def test_every_preconditioner_certifies(preconditioner):
     X = _cloud(300, 3, seed=13)
     exact = mm.magnitude(X, [1.0, 10.0])
@@ -341,9 +342,7 @@ def test_sparse_inverse_levels_are_nested_grids():
     assert (level == 0).sum() == 1
 
 
-def test_sparse_inverse_certifies_with_fewer_iterations(monkeypatch):
-    from metric_magnitude.solvers import iterative
-
+def test_sparse_inverse_certifies_with_fewer_iterations():
     X = _cloud(2500, 3, seed=23)
     ts = [0.05, 0.5, 5.0]
     exact = mm.magnitude(X, ts)
@@ -351,8 +350,8 @@ def test_sparse_inverse_certifies_with_fewer_iterations(monkeypatch):
     assert all(p.startswith("sparse_inverse") for p in res.preconditioners)
     assert _contains(res, exact) and np.all(res.gap <= 1e-9)
     # what "auto" chose before: Nystrom plus block Jacobi
-    monkeypatch.setattr(iterative, "_SPARSE_INVERSE_MAX_DIM", 0)
-    old = solve_iterative(X, ts, rtol=1e-9, warm_start=False)
+    old = solve_iterative(X, ts, rtol=1e-9, warm_start=False,
+                          preconditioner="nystrom+block_jacobi")
     assert all(p.startswith("nystrom") for p in old.preconditioners)
     assert np.all(res.iterations < old.iterations), (res.iterations, old.iterations)
 

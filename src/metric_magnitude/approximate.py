@@ -75,7 +75,7 @@ def approximate_weights(
         ``min(50, n - 1)``. Capped at the number of distinct points minus one.
     iterations : int, optional
         CG steps (``"cg"`` only), >= 1; default 10.
-    preconditioner : {"auto", "sparse_inverse", "nystrom", "block_jacobi", "none"}, default="auto"
+    preconditioner : str, default="auto"
         ``"cg"`` only: as in `metric_magnitude.solvers.iterative.solve_iterative`.
     kernel : {"auto", "numpy", "numba"}, default="auto"
         ``"cg"`` only: how products are computed

@@ -104,7 +104,8 @@ __all__ = [
     "solve_iterative",
 ]
 
-PRECONDITIONERS = ("auto", "sparse_inverse", "nystrom", "block_jacobi", "none")
+PRECONDITIONERS = ("auto", "sparse_inverse", "nystrom+block_jacobi", "nystrom", "block_jacobi",
+                   "none")
 KERNELS = ("auto", "numpy", "numba")  # how products are computed (SimilarityOperator)
 PRECISIONS = ("mixed", "double")  # of CG's search-direction products (solve_iterative)
 # kernel="auto" uses numba from this many points: below, a product takes milliseconds and
@@ -877,8 +878,8 @@ class _Preconditioner:
         if kind == "sparse_inverse":  # where it does not apply, or does not fit
             kind = "auto"
         self.kind = kind
-        self.blocks = kind in ("auto", "block_jacobi")
-        if kind in ("auto", "nystrom") and max_rank > 0:
+        self.blocks = kind in ("auto", "nystrom+block_jacobi", "block_jacobi")
+        if kind in ("auto", "nystrom+block_jacobi", "nystrom") and max_rank > 0:
             F, dres = _rpcholesky(S, max_rank, rng)
         else:
             F, dres = np.zeros((n, 0)), np.ones(n)
@@ -1320,14 +1321,16 @@ def solve_iterative(
         Relative gap to certify.
     maxiter : int, default=1000
         CG iterations per scale.
-    preconditioner : {"auto", "sparse_inverse", "nystrom", "block_jacobi", "none"}
+    preconditioner : {"auto", "sparse_inverse", "nystrom+block_jacobi", "nystrom", \
+"block_jacobi", "none"}
         ``"sparse_inverse"``: a sparse approximate inverse Cholesky factor, Z^-1 ~ L L^T, by
         Kullback-Leibler minimisation over a coarse-to-fine ordering of the points
         (`metric_magnitude.solvers._sparse_inverse`; points under the euclidean or
-        cityblock metric only). ``"nystrom"``: randomly pivoted Cholesky of adaptive rank;
-        ``"block_jacobi"``: block Jacobi over the k-d leaves; ``"auto"``: the sparse inverse
-        for euclidean points in up to 3 dimensions (2 to 4 times fewer iterations in R^3),
-        else Nystrom plus block Jacobi of its residual.
+        cityblock metric only). ``"nystrom+block_jacobi"``: randomly pivoted Cholesky
+        (Nystrom) of adaptive rank plus block Jacobi over the k-d leaves of its residual;
+        ``"nystrom"`` and ``"block_jacobi"``: one part alone. ``"auto"``: the sparse
+        inverse for euclidean points in up to 3 dimensions (2 to 4 times fewer iterations
+        in R^3), else Nystrom plus block Jacobi.
     rank : int, optional
         Largest Nystrom rank (default 512, less where memory is short).
     warm_start : bool, default=True

@@ -1,0 +1,77 @@
+"""Study: CG iterations and time per scale with the sparse-inverse preconditioner.
+
+Question (issue 7): does ``preconditioner="sparse_inverse"`` (KL-minimising sparse inverse
+Cholesky factor, what ``"auto"`` picks for euclidean points in up to 3 dimensions) cut the
+iterations of the magnitude function's scales, against ``"nystrom+block_jacobi"`` (what
+``"auto"`` picked before)? Gaussian points in R^d (seed 0), the function's 20 geometric
+scales over [t_conv / 1000, t_conv], each a cold certified solve
+``solve_iterative(X, t, rtol=1e-6, weights=False, preconditioner=...)`` (a fresh operator
+each time, so the sparse inverse's pattern is computed every time too), both
+preconditioners at each scale before the next scale (same machine state).
+
+Usage::
+
+    .venv/bin/python benchmarks/study_sparse_inverse.py --n 10000          # about 2 minutes
+    .venv/bin/python benchmarks/study_sparse_inverse.py --n 20000 --n-scales 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import _common
+
+PRECONDITIONERS = ("sparse_inverse", "nystrom+block_jacobi")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--d", type=int, default=3)
+    parser.add_argument("--n-scales", type=int, default=20)
+    parser.add_argument("--rtol", type=float, default=1e-6)
+    parser.add_argument("--out", default=None, help="write the results as JSON here")
+    _common.add_threads_option(parser)
+    args = parser.parse_args()
+    _common.pin_threads(args.threads)
+    mm = _common.import_metric_magnitude()
+    import numpy as np
+
+    from metric_magnitude.solvers.iterative import solve_iterative
+
+    X = np.random.default_rng(0).standard_normal((args.n, args.d))
+    solve_iterative(X[:3000], 1.0)  # loads the numba kernels outside the timing
+    print(f"# study_sparse_inverse.py, {_common.utc_now()}, {_common.cpu_model()}, "
+          f"{_common.cpus_available()} CPUs, load {os.getloadavg()[0]:.2f}, n = {args.n}, "
+          f"d = {args.d}, rtol = {args.rtol}, commit {_common.git_commit()}\n")
+    t_conv = mm.convergence_scale(X, method="cg")
+    scales = np.geomspace(t_conv / 1000, t_conv, args.n_scales)
+    rows = []
+    print("| t | \\|tX\\| / n | " + " | ".join(
+        f"{p} iterations | {p} (s)" for p in PRECONDITIONERS) + " |")
+    print("|---|---|" + "---|---|" * len(PRECONDITIONERS))
+    for t in scales:
+        row = {"t": float(t)}
+        for p in PRECONDITIONERS:
+            t0 = time.perf_counter()
+            res = solve_iterative(X, t, rtol=args.rtol, weights=False, preconditioner=p)
+            row[p] = {"seconds": time.perf_counter() - t0, "iterations": int(res.iterations[0]),
+                      "description": res.preconditioners[0], "gap": float(res.gap[0])}
+            row["magnitude_per_n"] = float(res.magnitude[0]) / args.n
+        rows.append(row)
+        print(f"| {t:.4g} | {row['magnitude_per_n']:.4f} | " + " | ".join(
+            f"{row[p]['iterations']} | {row[p]['seconds']:.1f}" for p in PRECONDITIONERS)
+            + " |", flush=True)
+    totals = {p: (sum(r[p]["seconds"] for r in rows), sum(r[p]["iterations"] for r in rows))
+              for p in PRECONDITIONERS}
+    print("\n" + ", ".join(f"{p}: {s:.1f} s, {it} iterations in all"
+                           for p, (s, it) in totals.items()))
+    base, new = totals["nystrom+block_jacobi"][0], totals["sparse_inverse"][0]
+    print(f"time ratio nystrom+block_jacobi / sparse_inverse: {base / new:.2f}x")
+    _common.write_results(args.out, rows)
+
+
+if __name__ == "__main__":
+    main()
