@@ -332,7 +332,7 @@ def test_sparse_inverse_levels_are_nested_grids():
 
     X = _cloud(2000, 3, seed=22)
     X[:10] = X[10:20] + 1e-9  # near duplicates get fine levels, not collisions
-    level, scale = grid_levels(X, 2.0)
+    level, scale = grid_levels(X)
     lo, H = X.min(axis=0), (X.max(axis=0) - X.min(axis=0)).max() * (1 + 1e-9)
     assert np.all(scale == H / 2.0**level)
     for k in range(int(level.max()) + 1):
@@ -354,6 +354,9 @@ def test_sparse_inverse_certifies_with_fewer_iterations():
                           preconditioner="nystrom+block_jacobi")
     assert all(p.startswith("nystrom") for p in old.preconditioners)
     assert np.all(res.iterations < old.iterations), (res.iterations, old.iterations)
+    # at large scales (Z near the identity) "auto" keeps the cheaper Nystrom + block Jacobi
+    large = solve_iterative(X, 60.0, rtol=1e-9)
+    assert large.preconditioners[0].startswith("nystrom")
 
 
 def test_sparse_inverse_under_cityblock_on_request():

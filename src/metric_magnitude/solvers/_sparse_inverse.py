@@ -38,7 +38,7 @@ from scipy.spatial.distance import cdist
 _MAX_LEVELS = 48
 
 
-def grid_levels(P: np.ndarray, p: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def grid_levels(P: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Each point's level in a multilevel grid, and its length scale H / 2^level.
 
     A point's level is the coarsest k at which it has the lowest (random) priority in its
@@ -72,28 +72,32 @@ def grid_levels(P: np.ndarray, p: float, seed: int = 0) -> tuple[np.ndarray, np.
     return level, scale
 
 
-def pattern(P: np.ndarray, p: float, rho: float, seed: int = 0):
+def pattern(P: np.ndarray, p: float, rho: float, levels=None):
     """The sparsity of L: for column i, i itself first, then the points ordered after it
-    within rho * l_i (in the metric with exponent p). Returns (colptr, rows) as in CSC."""
+    within rho * l_i (in the metric with exponent p). ``levels``: `grid_levels` (P), if
+    computed already. Returns (colptr, rows) as in CSC."""
     n = P.shape[0]
-    level, scale = grid_levels(P, p, seed)
+    level, scale = grid_levels(P) if levels is None else levels
     # finest level first; the order within a level is the index order
     order = np.lexsort((np.arange(n), -level))
     pos = np.empty(n, dtype=np.int64)
     pos[order] = np.arange(n)
-    cols: list = [None] * n
+    cols, rows = [np.arange(n)], [np.arange(n)]  # the diagonal
     for k in np.unique(level):
         coarse = np.flatnonzero(level <= k)
         pts = np.flatnonzero(level == k)
-        tree = cKDTree(P[coarse])
         radius = rho * float(scale[pts[0]])
-        for i, hits in zip(pts, tree.query_ball_point(P[pts], radius, p=p), strict=True):
-            j = coarse[hits]
-            j = j[pos[j] > pos[i]]
-            cols[i] = np.concatenate(([i], j))
-    counts = np.fromiter((c.size for c in cols), dtype=np.int64, count=n)
-    colptr = np.concatenate(([0], np.cumsum(counts)))
-    rows = np.concatenate(cols) if n else np.zeros(0, dtype=np.int64)
+        pairs = cKDTree(P[pts]).sparse_distance_matrix(
+            cKDTree(P[coarse]), radius, p=p, output_type="ndarray")
+        i, j = pts[pairs["i"]], coarse[pairs["j"]]
+        later = pos[j] > pos[i]
+        cols.append(i[later])
+        rows.append(j[later])
+    cols, rows = np.concatenate(cols), np.concatenate(rows)
+    # by column; a stable sort keeps each column's own point (the diagonal, put first)
+    # first, and the rest in the trees' (deterministic) order
+    rows = rows[np.argsort(cols, kind="stable")]
+    colptr = np.concatenate(([0], np.cumsum(np.bincount(cols, minlength=n))))
     return colptr, rows
 
 

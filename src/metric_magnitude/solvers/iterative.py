@@ -127,6 +127,7 @@ _MAX_RANK = 512
 # scales, and the dimensions where "auto" picks it (measured in R^3: docs/large-n.md)
 _SPARSE_INVERSE_RHO = 4.0
 _SPARSE_INVERSE_MAX_DIM = 3
+_SPARSE_INVERSE_MAX_T_SCALE = 1.5
 # far-field entries skipped per row, relative to rtol: their effect on the bounds is about
 # this fraction of the requested gap
 _FAR_FIELD_BUDGET = 0.05
@@ -837,6 +838,28 @@ def _check_preconditioner(preconditioner, op: SimilarityOperator | None = None) 
         )
 
 
+def _sparse_inverse_levels(op: SimilarityOperator):
+    """The points' `_sparse_inverse.grid_levels` (computed once per operator)."""
+    levels = getattr(op, "_sparse_inverse_levels", None)
+    if levels is None:
+        from ._sparse_inverse import grid_levels
+
+        levels = op._sparse_inverse_levels = grid_levels(op._P)
+    return levels
+
+
+def _sparse_inverse_pays(op: SimilarityOperator, t: float) -> bool:
+    """Whether "auto" uses the sparse inverse at scale t: euclidean points in up to
+    _SPARSE_INVERSE_MAX_DIM dimensions, at scales where t times the median length scale
+    of the ordering is at most _SPARSE_INVERSE_MAX_T_SCALE (beyond, Z is so close to the
+    identity that both preconditioners need a few iterations, and the factor costs more:
+    measured crossovers t * median = 1.3 at 10,000 and 1.6 at 100,000 points in R^3)."""
+    if not (_sparse_inverse_applies(op) and op.metric == "euclidean"
+            and op.dim <= _SPARSE_INVERSE_MAX_DIM):
+        return False
+    return t * float(np.median(_sparse_inverse_levels(op)[1])) <= _SPARSE_INVERSE_MAX_T_SCALE
+
+
 def _sparse_inverse_pattern(op: SimilarityOperator):
     """The factor's sparsity for the operator's points (computed once), or None where it
     would take more than a quarter of the available memory."""
@@ -844,7 +867,8 @@ def _sparse_inverse_pattern(op: SimilarityOperator):
     if cached is None:
         from ._sparse_inverse import pattern
 
-        colptr, rows = pattern(op._P, op._p, _SPARSE_INVERSE_RHO)
+        colptr, rows = pattern(op._P, op._p, _SPARSE_INVERSE_RHO,
+                               levels=_sparse_inverse_levels(op))
         # the pattern, the values and the transpose's copy
         fits = 32.0 * rows.shape[0] <= 0.25 * available_memory()
         cached = (colptr, rows) if fits else False
@@ -859,9 +883,8 @@ class _Preconditioner:
     def __init__(self, S: _ScaledSimilarity, kind: str, max_rank: int, rng):
         n = S.n
         starts = S.op.starts
-        if kind in ("auto", "sparse_inverse") and _sparse_inverse_applies(S.op) and (
-                kind == "sparse_inverse" or (S.op.dim <= _SPARSE_INVERSE_MAX_DIM
-                                             and S.op.metric == "euclidean")):
+        if (kind == "sparse_inverse" and _sparse_inverse_applies(S.op)) or (
+                kind == "auto" and _sparse_inverse_pays(S.op, S.t)):
             pattern = _sparse_inverse_pattern(S.op)
             if pattern is not None:
                 from ._sparse_inverse import factor
@@ -1329,8 +1352,8 @@ def solve_iterative(
         cityblock metric only). ``"nystrom+block_jacobi"``: randomly pivoted Cholesky
         (Nystrom) of adaptive rank plus block Jacobi over the k-d leaves of its residual;
         ``"nystrom"`` and ``"block_jacobi"``: one part alone. ``"auto"``: the sparse
-        inverse for euclidean points in up to 3 dimensions (2 to 4 times fewer iterations
-        in R^3), else Nystrom plus block Jacobi.
+        inverse for euclidean points in up to 3 dimensions at small and middle scales (2 to
+        4 times fewer iterations in R^3), else Nystrom plus block Jacobi.
     rank : int, optional
         Largest Nystrom rank (default 512, less where memory is short).
     warm_start : bool, default=True
