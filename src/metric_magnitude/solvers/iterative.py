@@ -1382,11 +1382,12 @@ def solve_iterative(
         ``"mixed"``: with the numba kernels, CG's products with its search directions are
         computed in float32 (about 2x faster; relative error about 2^-24 (1 + t d diam)
         per entry), unless points lie closer than 100 times what float32 resolves, and
-        until CG stops making progress, then in float64. Every certificate,
-        the residual it replaces the recursive one with, the first product (which finds the
-        separation) and the derivative are computed in float64, so the bounds are as rigorous
-        as with ``"double"``; only the number of iterations can differ. Ignored with
-        ``kernel="numpy"``.
+        until CG stops making progress, then in float64. Every certificate, the residual it
+        replaces the recursive one with, and the derivative are computed in float64; the
+        first product also finds the separation of the points, from float32 distances with
+        rigorous margins (again in float64 where those margins exceed 1% of it). So the
+        bounds are as rigorous as with ``"double"``; only the number of iterations can
+        differ. Ignored with ``kernel="numpy"``.
 
     Returns
     -------
