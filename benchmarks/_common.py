@@ -40,6 +40,33 @@ def add_threads_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_function_options(parser: argparse.ArgumentParser, n: int) -> None:
+    """The options of the scripts that time a magnitude function's scales on Gaussian
+    points: --n, --d, --n-scales, --rtol, --out and --threads."""
+    parser.add_argument("--n", type=int, default=n)
+    parser.add_argument("--d", type=int, default=3)
+    parser.add_argument("--n-scales", type=int, default=20)
+    parser.add_argument("--rtol", type=float, default=1e-6)
+    parser.add_argument("--out", default=None, help="write the results as JSON here")
+    add_threads_option(parser)
+
+
+def gaussian_points(script: str, args: argparse.Namespace, **extra):
+    """Pin threads, import, and return (metric_magnitude, X): args.n Gaussian points in
+    R^args.d (seed 0), after a small cg solve that loads the numba kernels outside the
+    timing; prints the script's header line (date, machine, load, options and ``extra``)."""
+    pin_threads(args.threads)
+    mm = import_metric_magnitude()
+    import numpy as np
+
+    X = np.random.default_rng(0).standard_normal((args.n, args.d))
+    mm.magnitude(X[:500], 1.0, method="cg")
+    more = "".join(f", {k} = {v}" for k, v in extra.items())
+    print(f"# {script}, {utc_now()}, {cpu_model()}, {cpus_available()} CPUs, load "
+          f"{os.getloadavg()[0]:.2f}, n = {args.n}, d = {args.d}, rtol = {args.rtol}{more}\n")
+    return mm, X
+
+
 def set_thread_env(threads: int, *, override: bool = True) -> None:
     """Set the BLAS thread variables to ``threads`` in this process, before numpy is imported.
 

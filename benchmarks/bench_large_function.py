@@ -31,30 +31,17 @@ import _common
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=20_000)
-    parser.add_argument("--d", type=int, default=3)
-    parser.add_argument("--n-scales", type=int, default=20)
-    parser.add_argument("--rtol", type=float, default=1e-6)
+    _common.add_function_options(parser, n=20_000)
     parser.add_argument("--method", default="auto", choices=["auto", "cg", "sparse"])
     parser.add_argument("--per-scale", action="store_true",
                         help="also time a cold solve at each scale (about doubles the run)")
     parser.add_argument("--double", action="store_true",
                         help="with --per-scale and --method cg: also time each cold solve "
                              "with precision='double', the baseline of the default 'mixed'")
-    parser.add_argument("--out", default=None, help="write the results as JSON here")
-    _common.add_threads_option(parser)
     args = parser.parse_args()
-    _common.pin_threads(args.threads)
-    mm = _common.import_metric_magnitude()
-    import numpy as np
-
+    mm, X = _common.gaussian_points("bench_large_function.py", args, method=args.method)
     from metric_magnitude.solvers.iterative import solve_iterative
 
-    X = np.random.default_rng(0).standard_normal((args.n, args.d))
-    mm.magnitude(X[:500], 1.0, method="cg")  # loads the numba kernels outside the timing
-    print(f"# bench_large_function.py, {_common.utc_now()}, {_common.cpu_model()}, "
-          f"{_common.cpus_available()} CPUs, load {os.getloadavg()[0]:.2f}, n = {args.n}, "
-          f"d = {args.d}, rtol = {args.rtol}, method = {args.method}\n")
     t0 = time.perf_counter()
     t_conv = mm.convergence_scale(X, method=args.method)
     search = time.perf_counter() - t0

@@ -18,7 +18,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import _common
@@ -28,24 +27,14 @@ PRECONDITIONERS = ("sparse_inverse", "nystrom+block_jacobi")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=10_000)
-    parser.add_argument("--d", type=int, default=3)
-    parser.add_argument("--n-scales", type=int, default=20)
-    parser.add_argument("--rtol", type=float, default=1e-6)
-    parser.add_argument("--out", default=None, help="write the results as JSON here")
-    _common.add_threads_option(parser)
+    _common.add_function_options(parser, n=10_000)
     args = parser.parse_args()
-    _common.pin_threads(args.threads)
-    mm = _common.import_metric_magnitude()
+    mm, X = _common.gaussian_points("study_sparse_inverse.py", args,
+                                    commit=_common.git_commit())
     import numpy as np
 
     from metric_magnitude.solvers.iterative import solve_iterative
 
-    X = np.random.default_rng(0).standard_normal((args.n, args.d))
-    solve_iterative(X[:3000], 1.0)  # loads the numba kernels outside the timing
-    print(f"# study_sparse_inverse.py, {_common.utc_now()}, {_common.cpu_model()}, "
-          f"{_common.cpus_available()} CPUs, load {os.getloadavg()[0]:.2f}, n = {args.n}, "
-          f"d = {args.d}, rtol = {args.rtol}, commit {_common.git_commit()}\n")
     t_conv = mm.convergence_scale(X, method="cg")
     scales = np.geomspace(t_conv / 1000, t_conv, args.n_scales)
     rows = []
