@@ -191,6 +191,19 @@ def run_child(script: str, args: list[str], timeout: float | None = None) -> dic
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def iterative_summary(res) -> dict:
+    """The JSON fields of a one-scale `IterativeResult` that the cg benchmarks report."""
+    return {
+        "magnitude": float(res.magnitude[0]),
+        "lower": float(res.lower[0]),
+        "upper": float(res.upper[0]),
+        "gap": float(res.gap[0]),
+        "iterations": int(res.iterations[0]),
+        "matvecs": int(res.matvecs[0]),
+        "preconditioner": res.preconditioners[0],
+    }
+
+
 def write_results(path: str | None, rows) -> None:
     """Write ``rows`` as JSON with the machine, commit, thread settings and load average."""
     if not path:

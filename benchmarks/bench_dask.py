@@ -44,13 +44,7 @@ def _points(n: int, d: int):
 
 def _summary(res, times) -> dict:
     return {
-        "magnitude": float(res.magnitude[0]),
-        "lower": float(res.lower[0]),
-        "upper": float(res.upper[0]),
-        "gap": float(res.gap[0]),
-        "iterations": int(res.iterations[0]),
-        "matvecs": int(res.matvecs[0]),
-        "preconditioner": res.preconditioners[0],
+        **_common.iterative_summary(res),
         "times": times,
         "median_s": statistics.median(times),
         "load_after": os.getloadavg(),
@@ -166,9 +160,7 @@ def main() -> None:
               f"| {r['gap']:.1e} | {r['iterations']} | {r['matvecs']} | {overlap} "
               f"| {r['load_after'][0]:.2f} |")
         sys.stdout.flush()
-    if args.out:
-        with open(args.out, "w") as fh:
-            json.dump(results, fh, indent=2)
+    _common.write_results(args.out, results)
 
 
 if __name__ == "__main__":

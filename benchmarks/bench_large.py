@@ -69,13 +69,7 @@ def child(case: str, method: str, repeats: int) -> dict:
                                   precision=precision)
             elapsed = time.perf_counter() - t0
             out = {
-                "magnitude": float(res.magnitude[0]),
-                "lower": float(res.lower[0]),
-                "upper": float(res.upper[0]),
-                "gap": float(res.gap[0]),
-                "iterations": int(res.iterations[0]),
-                "matvecs": int(res.matvecs[0]),
-                "preconditioner": res.preconditioners[0],
+                **_common.iterative_summary(res),
                 "lambda_bound": float(res.lambda_min_bound[0]),
                 "lambda_source": res.lambda_bound_source[0],
                 "skipped_fraction": float(res.skipped_fraction[0]),
@@ -190,9 +184,7 @@ def main() -> None:
             results[case]["mixed_speedup"] = ratio
             print(f"|  | {case}: cg-double / cg (mixed) time = {ratio:.2f}x |")
         sys.stdout.flush()
-    if args.out:
-        with open(args.out, "w") as fh:
-            json.dump(results, fh, indent=2)
+    _common.write_results(args.out, results)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import time
@@ -96,9 +95,7 @@ def main() -> None:
             double_s = sum(r["seconds_double"] for r in rows)
             print(f"\ncold solves in all: mixed {mixed_s:.1f} s, double {double_s:.1f} s "
                   f"({double_s / mixed_s:.2f}x)")
-    if args.out:
-        with open(args.out, "w") as fh:
-            json.dump(out, fh, indent=2)
+    _common.write_results(args.out, out)
 
 
 def _peak_mb() -> float:

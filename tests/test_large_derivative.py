@@ -216,6 +216,41 @@ def test_convergence_scale_without_dense_memory(monkeypatch, no_dense_distances)
     assert t == pytest.approx(mm.convergence_scale(X, q=0.9), rel=1e-6)
 
 
+def test_per_scale_search_brackets_with_coarse_solves(monkeypatch):
+    # the decades before t_conv need only the side of the target: certified to 1e-3, not
+    # 1e-8 (unless the bounds straddle the target); Newton then solves to 1e-8
+    from metric_magnitude import core
+
+    X = _cloud(1200, 2, seed=14)
+    calls = []
+    original = core.solve
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("rtol"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(core, "solve", spy)
+    t = mm.convergence_scale(X, method="cg")
+    monkeypatch.undo()
+    assert t == pytest.approx(mm.convergence_scale(X), rel=1e-6)
+    coarse = calls.index(1e-8)  # the first full solve: Newton's, at the bracket's top
+    assert coarse >= 2 and set(calls[:coarse]) == {1e-3}
+    assert set(calls[coarse:]) == {1e-8}
+
+
+def test_newton_search_falls_back_where_the_coarse_side_is_unknown():
+    from metric_magnitude.scales import _newton_search
+
+    def f(t):  # |tX| of two points 1 apart: 2 / (1 + e^-t), and its derivative
+        e = np.exp(-t)
+        return 2.0 / (1.0 + e), 2.0 * e / (1.0 + e) ** 2
+
+    exact = np.log(19.0)  # f = 1.9
+    for below in (None, lambda t: None, lambda t: f(t)[0] < 1.9):
+        assert _newton_search(f, 1.9, 0.01, 1e-12, below=below) == pytest.approx(exact,
+                                                                                 rel=1e-11)
+
+
 def test_space_bookkeeping_never_builds_distances_for_large_points(monkeypatch,
                                                                    no_dense_distances):
     X = np.repeat(_cloud(1500, 3, seed=12), [1, 3] * 750, axis=0)  # copies of every other

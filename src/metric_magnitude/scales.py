@@ -62,6 +62,27 @@ def _evaluator(space: MetricSpace, method: str, rtol: float | None = None):
     return f
 
 
+def _coarse_side(space: MetricSpace, method: str, target: float, rtol: float = 1e-3):
+    """below(t): whether |tX| < target, from a solve certified to ``rtol`` only (the
+    bracketing of `_newton_search` needs no more unless |tX| is that close to the target;
+    then None, and the caller solves to full accuracy). At 100,000 points the search's
+    first scales, far below t_conv, are small-t solves that cost minutes to 1e-8."""
+    from .core import solve
+
+    def below(t: float) -> bool | None:
+        _, res = solve(space, [t], method=method, weights=False, rtol=rtol)
+        m = float(res.magnitude[0])
+        gap = float(res.error_bound[0]) if res.error_bound is not None else 0.0
+        # the estimate lies in [lower, upper], upper - lower <= gap * lower
+        if m * (1.0 + gap) < target:
+            return True
+        if m * (1.0 - gap) >= target:
+            return False
+        return None
+
+    return below
+
+
 def _magnipy_search(f, target: float) -> float:
     from scipy.optimize import toms748
 
@@ -172,7 +193,7 @@ def _convergence_scale_and_model(space: MetricSpace, q: float, method: str, rtol
         # supports, and each Newton step is a full iterative solve
         rtol_t = max(rtol, 1e-6)
         return _newton_search(_evaluator(space, method, 1e-8), target, _start_scale(space),
-                              rtol_t), None
+                              rtol_t, below=_coarse_side(space, method, target)), None
     model = _reduced_model_for(space, method)
     if model is not None:
         from ._reduced import convergence_search
@@ -196,24 +217,32 @@ def _start_scale(space: MetricSpace) -> float:
     return 1.0 / float(np.median(rows[np.isfinite(rows) & (rows > 0)]))
 
 
-def _newton_search(f, target: float, t: float, rtol: float) -> float:
+def _newton_search(f, target: float, t: float, rtol: float, below=None) -> float:
     """First decade crossing of f(t)[0] = target, then safeguarded Newton in it.
 
     ``f(t)`` returns (|tX|, d|tX|/dt); callers cache it, so no scale is solved twice.
+    ``below(t)``: optional cheaper test of f(t)[0] < target for the bracketing (None where
+    it cannot tell: then f decides).
     """
-    m, dm = f(t)
+
+    def is_below(t: float) -> bool:
+        side = below(t) if below is not None else None
+        return f(t)[0] < target if side is None else side
+
+    low = is_below(t)
     lo = hi = None
-    step = 10.0 if m < target else 0.1
+    step = 10.0 if low else 0.1
     for _ in range(_MAX_STEPS):
-        if m < target:
+        if low:
             lo = t
         else:
             hi = t
         if lo is not None and hi is not None:
             break
         t *= step
-        m, dm = f(t)
+        low = is_below(t)
     if lo is None or hi is None:
+        m = f(t)[0]
         warnings.warn(
             f"|tX| did not cross q n = {target:g} within {_MAX_STEPS} decades of the start; "
             f"returning t = {t:g}, where |tX| = {m:g}",

@@ -862,16 +862,24 @@ def _sparse_inverse_pays(op: SimilarityOperator, t: float) -> bool:
 
 def _sparse_inverse_pattern(op: SimilarityOperator):
     """The factor's sparsity for the operator's points (computed once), or None where it
-    would take more than a quarter of the available memory."""
+    would take more than a quarter of the available memory (then "auto" falls back to
+    Nystrom plus block Jacobi)."""
     cached = getattr(op, "_sparse_inverse_pattern", None)
     if cached is None:
         from ._sparse_inverse import pattern
 
-        colptr, rows = pattern(op._P, op._p, _SPARSE_INVERSE_RHO,
-                               levels=_sparse_inverse_levels(op))
-        # the pattern, the values and the transpose's copy
-        fits = 32.0 * rows.shape[0] <= 0.25 * available_memory()
-        cached = (colptr, rows) if fits else False
+        try:
+            # about 80 entries a column in R^3 (the bound (2 rho + 1)^d = 729 is far too
+            # pessimistic to allocate by), so measured, not estimated; transiently about
+            # three times the pattern's size
+            colptr, rows = pattern(op._P, op._p, _SPARSE_INVERSE_RHO,
+                                   levels=_sparse_inverse_levels(op))
+        except MemoryError:  # pragma: no cover - depends on the machine
+            cached = False
+        else:
+            # the pattern, the values and the transpose's copy
+            fits = 32.0 * rows.shape[0] <= 0.25 * available_memory()
+            cached = (colptr, rows) if fits else False
         op._sparse_inverse_pattern = cached
     return cached or None
 
