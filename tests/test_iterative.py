@@ -388,3 +388,17 @@ def test_sparse_inverse_needs_points_under_euclidean_or_cityblock(space):
         args, kwargs = (X,), {"metric": "chebyshev"}
     with pytest.raises(mm.InvalidInputError, match=r"sparse_inverse.*needs points"):
         solve_iterative(*args, 1.0, preconditioner="sparse_inverse", **kwargs)
+
+
+def test_sparse_inverse_pattern_is_estimated_before_it_is_built(monkeypatch):
+    from metric_magnitude.solvers import _sparse_inverse as si
+
+    for d in (2, 3, 6):
+        X = _cloud(1500, d, seed=27)
+        levels = si.grid_levels(X)
+        colptr, rows = si.pattern(X, 2.0, 4.0, levels=levels)
+        assert si.estimated_entries(X, 2.0, 4.0, levels) >= rows.shape[0]
+    # a pattern that would not fit is not built: "auto" falls back to Nystrom + block Jacobi
+    monkeypatch.setattr(si, "estimated_entries", lambda *args: 1e15)
+    res = solve_iterative(_cloud(800, 3, seed=28), 1.0, rtol=1e-8)
+    assert res.certified[0] and res.preconditioners[0].startswith("nystrom")

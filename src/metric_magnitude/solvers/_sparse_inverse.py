@@ -101,6 +101,18 @@ def pattern(P: np.ndarray, p: float, rho: float, levels=None):
     return colptr, rows
 
 
+def estimated_entries(P: np.ndarray, p: float, rho: float, levels, sample: int = 256) -> float:
+    """An over-estimate of the pattern's entries, from the points of every level within
+    rho * l_i of a random sample of points (the pattern keeps only the later ones)."""
+    n = P.shape[0]
+    if n == 0:
+        return 0.0
+    idx = np.random.default_rng(0).choice(n, size=min(n, sample), replace=False)
+    radius = rho * np.minimum(levels[1][idx], np.finfo(float).max)
+    counts = cKDTree(P).query_ball_point(P[idx], radius, p=p, return_length=True)
+    return float(np.mean(counts)) * n
+
+
 def factor(P: np.ndarray, metric: str, t: float, colptr: np.ndarray,
            rows: np.ndarray, threads: int = 1, compiled: bool = True) -> csc_matrix:
     """L (CSC, n x n) with Z(t)^-1 ~ L L^T, column by column (module docstring).

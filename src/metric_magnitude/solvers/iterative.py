@@ -866,20 +866,22 @@ def _sparse_inverse_pattern(op: SimilarityOperator):
     Nystrom plus block Jacobi)."""
     cached = getattr(op, "_sparse_inverse_pattern", None)
     if cached is None:
-        from ._sparse_inverse import pattern
+        from ._sparse_inverse import estimated_entries, pattern
 
-        try:
-            # about 80 entries a column in R^3 (the bound (2 rho + 1)^d = 729 is far too
-            # pessimistic to allocate by), so measured, not estimated; transiently about
-            # three times the pattern's size
-            colptr, rows = pattern(op._P, op._p, _SPARSE_INVERSE_RHO,
-                                   levels=_sparse_inverse_levels(op))
-        except MemoryError:  # pragma: no cover - depends on the machine
-            cached = False
-        else:
-            # the pattern, the values and the transpose's copy
-            fits = 32.0 * rows.shape[0] <= 0.25 * available_memory()
-            cached = (colptr, rows) if fits else False
+        levels = _sparse_inverse_levels(op)
+        # before building it: an over-estimate from a sample (a pattern of that radius is
+        # nearly dense in high dimensions); the pattern, its values and the transpose's
+        # copy take about 32 bytes an entry, and about three times that while it is built
+        cached = False
+        if 96.0 * estimated_entries(op._P, op._p, _SPARSE_INVERSE_RHO, levels) \
+                <= 0.5 * available_memory():
+            try:
+                colptr, rows = pattern(op._P, op._p, _SPARSE_INVERSE_RHO, levels=levels)
+            except MemoryError:  # pragma: no cover - depends on the machine
+                pass
+            else:
+                if 32.0 * rows.shape[0] <= 0.25 * available_memory():
+                    cached = (colptr, rows)
         op._sparse_inverse_pattern = cached
     return cached or None
 
