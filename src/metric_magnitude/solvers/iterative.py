@@ -1096,7 +1096,8 @@ def _product(S: _ScaledSimilarity, V: np.ndarray, state: dict,
     state["matvecs"] += 1
     if track:
         _record_distances(S, state)
-        if single and not state["min_distance"] >= 100.0 * _U32 * S.op.diameter_bound:
+        if (single and S.op.kernel == "numba"  # (the numpy tiles are float64 anyway)
+                and not state["min_distance"] >= 100.0 * _U32 * S.op.diameter_bound):
             # float32 cannot tell these points apart well enough: exact distances, and a
             # float64 product, from the start
             S.min_distance, S.max_distance = np.inf, 0.0
