@@ -192,8 +192,9 @@ def _convergence_scale_and_model(space: MetricSpace, q: float, method: str, rtol
         # each value is certified to 1e-8 (cg, sparse): t to 1e-6 relative is what that
         # supports, and each Newton step is a full iterative solve
         rtol_t = max(rtol, 1e-6)
-        return _newton_search(_evaluator(space, method, 1e-8), target, _start_scale(space),
-                              rtol_t, below=_coarse_side(space, method, target)), None
+        return _newton_search(_evaluator(space, method, 1e-8), target,
+                              _start_scale(space, nearest=True), rtol_t,
+                              below=_coarse_side(space, method, target)), None
     model = _reduced_model_for(space, method)
     if model is not None:
         from ._reduced import convergence_search
@@ -204,8 +205,15 @@ def _convergence_scale_and_model(space: MetricSpace, q: float, method: str, rtol
     return _newton_search(_evaluator(space, method), target, _start_scale(space), rtol), None
 
 
-def _start_scale(space: MetricSpace) -> float:
-    """1 / (median distance), the median taken over at most ~64 rows (no n^2 temporary)."""
+def _start_scale(space: MetricSpace, nearest: bool = False) -> float:
+    """1 / (median distance), the median taken over at most ~64 rows (no n^2 temporary).
+
+    With ``nearest``: 1 / (median distance of those rows' points to their nearest
+    neighbour), a start within a decade or two of t_conv (where the points are nearly
+    separated), so that the search does not begin with small scales, which are the dearest
+    solves when each is iterative (20,000 points in R^3: 6.3 s at 1 / median distance, 1 s
+    near t_conv).
+    """
     if space._distances is None and space._points is not None:
         from scipy.spatial.distance import cdist
 
@@ -214,7 +222,10 @@ def _start_scale(space: MetricSpace) -> float:
     else:
         D = space.distances
         rows = D[:: max(1, D.shape[0] // 64)]
-    return 1.0 / float(np.median(rows[np.isfinite(rows) & (rows > 0)]))
+    ok = np.isfinite(rows) & (rows > 0)
+    if nearest and ok.any(axis=1).all():
+        return 1.0 / float(np.median(np.where(ok, rows, np.inf).min(axis=1)))
+    return 1.0 / float(np.median(rows[ok]))
 
 
 def _newton_search(f, target: float, t: float, rtol: float, below=None) -> float:
