@@ -396,7 +396,7 @@ def test_sparse_inverse_pattern_is_estimated_before_it_is_built(monkeypatch):
     for d in (2, 3, 6):
         X = _cloud(1500, d, seed=27)
         levels = si.grid_levels(X)
-        colptr, rows = si.pattern(X, 2.0, 4.0, levels=levels)
+        _, rows = si.pattern(X, 2.0, 4.0, levels=levels)
         assert si.estimated_entries(X, 2.0, 4.0, levels) >= rows.shape[0]
     # a pattern that would not fit is not built: "auto" falls back to Nystrom + block Jacobi
     monkeypatch.setattr(si, "estimated_entries", lambda *args: 1e15)
