@@ -184,12 +184,9 @@ def _factor_lapack(P, metric, t, colptr, rows, vals):
 
 
 def _spd_solve(G: np.ndarray, e: np.ndarray) -> np.ndarray:
-    """G^-1 e for a small symmetric positive definite G, shifted where round-off (near
-    duplicate points) makes its Cholesky fail: this is a preconditioner, not a result."""
-    shift = 0.0
-    for _ in range(30):
-        c, info = lapack.dpotrf(G + shift * np.eye(G.shape[0]) if shift else G, lower=1)
-        if info == 0:
-            return lapack.dpotrs(c, e, lower=1)[0]
-        shift = max(10.0 * shift, 1e-14 * G.shape[0])
-    raise np.linalg.LinAlgError("a block of Z(t) is far from positive definite")  # pragma: no cover
+    """G^-1 e for a small symmetric positive definite G (overwritten), shifted where
+    round-off (near duplicate points) makes its Cholesky fail: this is a preconditioner."""
+    from .iterative import _shifted_cholesky
+
+    c = _shifted_cholesky(G, 0.0, floor=1e-14 * G.shape[0])
+    return lapack.dpotrs(c, e, lower=1)[0]

@@ -968,15 +968,21 @@ class _Preconditioner:
         return y
 
 
-def _shifted_cholesky(B: np.ndarray, sigma: float) -> np.ndarray:
-    B.flat[:: B.shape[0] + 1] += sigma
+def _shifted_cholesky(B: np.ndarray, sigma: float, floor: float = 0.0) -> np.ndarray:
+    """Lower Cholesky factor of B + s I for the first shift s of sigma, 10 sigma, 100 sigma,
+    ... (from sigma = 0: 0, floor, 10 floor, ...) that round-off lets through; B is
+    shifted in place. For preconditioners only: near-duplicate points can make a positive
+    definite block fail in floating point."""
+    n = B.shape[0]
+    B.flat[:: n + 1] += sigma
     for _ in range(20):
         c, info = lapack.dpotrf(B, lower=1, clean=1)
         if info == 0:
             return c
-        B.flat[:: B.shape[0] + 1] += 9.0 * sigma  # pragma: no cover - round-off only
-        sigma *= 10.0  # pragma: no cover
-    raise np.linalg.LinAlgError("block-Jacobi block is not positive definite")  # pragma: no cover
+        step = 9.0 * sigma if sigma else floor  # pragma: no cover - round-off only
+        B.flat[:: n + 1] += step  # pragma: no cover
+        sigma += step  # pragma: no cover
+    raise np.linalg.LinAlgError("preconditioner block not positive definite")  # pragma: no cover
 
 
 # --------------------------------------------------------------------------- certificate
