@@ -16,6 +16,7 @@ Usage::
     .venv/bin/python benchmarks/bench_large_function.py --n 20000 --method cg --per-scale
     .venv/bin/python benchmarks/bench_large_function.py --n 10000 --method cg --per-scale --double
     .venv/bin/python benchmarks/bench_large_function.py --n 100000            # hours here
+    .venv/bin/python benchmarks/bench_large_function.py --n 100000 --search-only
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     _common.add_function_options(parser, n=20_000)
     parser.add_argument("--method", default="auto", choices=["auto", "cg", "sparse"])
+    parser.add_argument("--search-only", action="store_true",
+                        help="time only the convergence-scale search, listing its solves")
     parser.add_argument("--per-scale", action="store_true",
                         help="also time a cold solve at each scale (about doubles the run)")
     parser.add_argument("--double", action="store_true",
@@ -41,6 +44,9 @@ def main() -> None:
     mm, X = _common.gaussian_points("bench_large_function.py", args, method=args.method)
     from metric_magnitude.solvers.iterative import solve_iterative
 
+    if args.search_only:
+        _search_only(mm, X, args)
+        return
     t0 = time.perf_counter()
     t_conv = mm.convergence_scale(X, method=args.method)
     search = time.perf_counter() - t0
@@ -96,6 +102,40 @@ def main() -> None:
             print(f"\ncold solves in all: mixed {mixed_s:.1f} s, double {double_s:.1f} s "
                   f"({double_s / mixed_s:.2f}x)")
     _common.write_results(args.out, out)
+
+
+def _search_only(mm, X, args) -> None:
+    """Time `convergence_scale` alone, printing every solve it makes (scale, tolerance,
+    method, |tX| / n, seconds)."""
+    from metric_magnitude import core
+
+    solves = []
+    original = core.solve
+
+    def timed(space, ts, **kwargs):
+        t0 = time.perf_counter()
+        out = original(space, ts, **kwargs)
+        res = out[1]
+        solves.append({"t": float(ts[0]), "rtol": kwargs.get("rtol"),
+                       "derivative": bool(kwargs.get("derivative", False)),
+                       "method": res.methods[0], "magnitude": float(res.magnitude[0]),
+                       "seconds": time.perf_counter() - t0})
+        return out
+
+    core.solve = timed  # the search looks it up when it runs
+    try:
+        t0 = time.perf_counter()
+        t_conv = mm.convergence_scale(X, method=args.method)
+        search = time.perf_counter() - t0
+    finally:
+        core.solve = original
+    print("| t | rtol | derivative | method | \\|tX\\| / n | seconds |")
+    print("|---|---|---|---|---|---|")
+    for r in solves:
+        print(f"| {r['t']:.5g} | {r['rtol']:g} | {r['derivative']} | {r['method']} | "
+              f"{r['magnitude'] / args.n:.5f} | {r['seconds']:.1f} |")
+    print(f"\nconvergence scale {t_conv:.8g}: {search:.1f} s, {len(solves)} solves")
+    _common.write_results(args.out, {"t_conv": t_conv, "search_s": search, "solves": solves})
 
 
 def _peak_mb() -> float:
