@@ -70,13 +70,15 @@ def run_case(n: int, d: int, t: float, m: int, threads, repeats: int) -> dict:
         scale = S_np.apply(np.abs(V))
         got32 = S_nb.apply(V, single=True)  # (compiles the float32 variant)
         # interleaved repeats: all kernels see the same machine load
-        t_np, t_nb, t_32 = [], [], []
+        t_np, t_nb, t_32, t_32t = [], [], [], []
         for _ in range(repeats):
             t_np += _time(lambda: S_np.apply(V), 1)
             t_nb += _time(lambda: S_nb.apply(V), 1)
             t_32 += _time(lambda: S_nb.apply(V, single=True), 1)
+            # the first product of a solve also tracks the extreme distances
+            t_32t += _time(lambda: S_nb.apply(V, track_min=True, single=True), 1)
     med_np, med_nb = statistics.median(t_np), statistics.median(t_nb)
-    med_32 = statistics.median(t_32)
+    med_32, med_32t = statistics.median(t_32), statistics.median(t_32t)
     return {
         "n": n, "d": d, "t": t, "columns": m, "threads": op_np.threads,
         "skipped_fraction": S_np.skipped_fraction,
@@ -87,6 +89,7 @@ def run_case(n: int, d: int, t: float, m: int, threads, repeats: int) -> dict:
         # precision="mixed": the float32 products of CG's search directions
         "single_s": t_32, "single_median_s": med_32, "single_speedup": med_nb / med_32,
         "single_max_rel_diff": float(np.max(np.abs(got32 - ref) / scale)),
+        "single_tracked_s": t_32t, "single_tracked_median_s": med_32t,
         "numba_block": _kernels._block_size(d, m, op_np.leaf),
     }
 
@@ -119,8 +122,9 @@ def main() -> None:
     print()
     print("| n | d | t | columns | threads | skipped | numpy (s) | numba (s) | products/s "
           "numpy | products/s numba | speed-up | numba first call (s) | max rel. diff "
-          "| numba float32 (s) | float32 speed-up | float32 max rel. diff |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| numba float32 (s) | float32 speed-up | float32 max rel. diff | float32 tracking "
+          "distances (s) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['n']:,} | {r['d']} | {r['t']:g} | {r['columns']} | {r['threads']} | "
               f"{r['skipped_fraction']:.0%} | {r['numpy_median_s']:.3f} | "
@@ -128,7 +132,7 @@ def main() -> None:
               f"{1 / r['numba_median_s']:.2f} | {r['speedup']:.2f}x | "
               f"{r['numba_first_call_s']:.2f} | {r['max_rel_diff']:.1e} | "
               f"{r['single_median_s']:.3f} | {r['single_speedup']:.2f}x | "
-              f"{r['single_max_rel_diff']:.1e} |")
+              f"{r['single_max_rel_diff']:.1e} | {r['single_tracked_median_s']:.3f} |")
     print(f"\nmedians of {args.repeats} interleaved repeats; load average "
           f"{os.getloadavg()[0]:.2f} on {_common.cpus_available()} CPUs "
           f"({_common.cpu_model()}); {_common.utc_now()}")
