@@ -13,6 +13,11 @@ Usage::
 
     .venv/bin/python benchmarks/study_sparse_inverse.py --n 10000          # about 2 minutes
     .venv/bin/python benchmarks/study_sparse_inverse.py --n 20000 --n-scales 5
+    .venv/bin/python benchmarks/study_sparse_inverse.py --n 100000 --rhos 4 5 --scales 0.15
+
+``--rhos``: instead, the sparse inverse with each pattern radius rho (length scales) in turn
+at each of ``--scales`` (default: the function's scales): does the richer pattern that
+"auto" uses from 50,000 points at small scales pay for its dearer factor?
 """
 
 from __future__ import annotations
@@ -28,6 +33,10 @@ PRECONDITIONERS = ("sparse_inverse", "nystrom+block_jacobi")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     _common.add_function_options(parser, n=10_000)
+    parser.add_argument("--rhos", type=float, nargs="*", default=None,
+                        help="compare these pattern radii of the sparse inverse instead")
+    parser.add_argument("--scales", type=float, nargs="*", default=None,
+                        help="solve at these scales (no convergence-scale search)")
     args = parser.parse_args()
     mm, X = _common.gaussian_points("study_sparse_inverse.py", args,
                                     commit=_common.git_commit())
@@ -35,8 +44,14 @@ def main() -> None:
 
     from metric_magnitude.solvers.iterative import solve_iterative
 
-    t_conv = mm.convergence_scale(X, method="cg")
-    scales = np.geomspace(t_conv / 1000, t_conv, args.n_scales)
+    if args.scales:
+        scales = np.asarray(args.scales)
+    else:
+        t_conv = mm.convergence_scale(X, method="cg")
+        scales = np.geomspace(t_conv / 1000, t_conv, args.n_scales)
+    if args.rhos:
+        _compare_rhos(X, scales, args)
+        return
     rows = []
     print("| t | \\|tX\\| / n | " + " | ".join(
         f"{p} iterations | {p} (s)" for p in PRECONDITIONERS) + " |")
@@ -59,6 +74,27 @@ def main() -> None:
                            for p, (s, it) in totals.items()))
     base, new = totals["nystrom+block_jacobi"][0], totals["sparse_inverse"][0]
     print(f"time ratio nystrom+block_jacobi / sparse_inverse: {base / new:.2f}x")
+    _common.write_results(args.out, rows)
+
+
+def _compare_rhos(X, scales, args) -> None:
+    from metric_magnitude.solvers import iterative
+
+    print("| t | rho | entries a column | CG iterations | solve (s) |\n|---|---|---|---|---|")
+    rows = []
+    for t in scales:
+        for rho in args.rhos:
+            # this radius at every scale and size
+            iterative._SPARSE_INVERSE_RICH = (rho, 0, float("inf"))
+            t0 = time.perf_counter()
+            res = iterative.solve_iterative(X, t, rtol=args.rtol, weights=False,
+                                            preconditioner="sparse_inverse")
+            row = {"t": float(t), "rho": rho, "seconds": time.perf_counter() - t0,
+                   "iterations": int(res.iterations[0]),
+                   "description": res.preconditioners[0], "gap": float(res.gap[0])}
+            rows.append(row)
+            print(f"| {t:.4g} | {rho:g} | {row['description']} | {row['iterations']} | "
+                  f"{row['seconds']:.1f} |", flush=True)
     _common.write_results(args.out, rows)
 
 

@@ -390,14 +390,42 @@ def test_sparse_inverse_needs_points_under_euclidean_or_cityblock(space):
         solve_iterative(*args, 1.0, preconditioner="sparse_inverse", **kwargs)
 
 
+def test_sparse_inverse_richer_pattern_for_many_points_at_small_scales(monkeypatch):
+    from metric_magnitude.solvers import _sparse_inverse as si
+    from metric_magnitude.solvers import iterative
+
+    X = _cloud(2500, 3, seed=30)
+    ts = [0.05, 5.0]
+    exact = mm.magnitude(X, ts)
+    base = solve_iterative(X, ts, rtol=1e-9, warm_start=False)
+    assert [p.split(",")[0] for p in base.preconditioners] == ["sparse_inverse(rho=4"] * 2
+    # (as from 50,000 points): rho = 5 where t * median length scale <= 0.2
+    monkeypatch.setattr(iterative, "_SPARSE_INVERSE_RICH", (5.0, 2000, 0.2))
+    rich = solve_iterative(X, ts, rtol=1e-9, warm_start=False)
+    assert [p.split(",")[0] for p in rich.preconditioners] == [
+        "sparse_inverse(rho=5", "sparse_inverse(rho=4"]
+    assert _contains(rich, exact) and np.all(rich.gap <= 1e-9)
+    assert rich.iterations[0] < base.iterations[0], (rich.iterations, base.iterations)
+    # where the richer pattern would not fit: the usual one
+    estimate = si.estimated_entries
+    monkeypatch.setattr(si, "estimated_entries",
+                        lambda P, p, rho, levels: 1e15 if rho > 4 else estimate(P, p, rho, levels))
+    fallback = solve_iterative(X, 0.05, rtol=1e-9)
+    assert fallback.preconditioners[0].startswith("sparse_inverse(rho=4")
+    assert _contains(fallback, exact[:1])
+
+
 def test_sparse_inverse_pattern_is_estimated_before_it_is_built(monkeypatch):
     from metric_magnitude.solvers import _sparse_inverse as si
 
     for d in (2, 3, 6):
         X = _cloud(1500, d, seed=27)
         levels = si.grid_levels(X)
-        _, rows = si.pattern(X, 2.0, 4.0, levels=levels)
-        assert si.estimated_entries(X, 2.0, 4.0, levels) >= rows.shape[0]
+        for rho in (4.0, 5.0):
+            _, rows = si.pattern(X, 2.0, rho, levels=levels)
+            estimate = si.estimated_entries(X, 2.0, rho, levels)
+            # an over-estimate, but not by the 15x that kept rho = 5 from 100,000 points
+            assert rows.shape[0] <= estimate <= 2.5 * rows.shape[0]
     # a pattern that would not fit is not built: "auto" falls back to Nystrom + block Jacobi
     monkeypatch.setattr(si, "estimated_entries", lambda *args: 1e15)
     res = solve_iterative(_cloud(800, 3, seed=28), 1.0, rtol=1e-8)

@@ -102,14 +102,22 @@ def pattern(P: np.ndarray, p: float, rho: float, levels=None):
 
 
 def estimated_entries(P: np.ndarray, p: float, rho: float, levels, sample: int = 256) -> float:
-    """An over-estimate of the pattern's entries, from the points of every level within
-    rho * l_i of a random sample of points (the pattern keeps only the later ones)."""
+    """An over-estimate of the pattern's entries, from a random sample of points: the
+    points of their level or coarser within rho * l_i (the pattern keeps only the ones
+    ordered after i: about half of its own level's). Counting the points of every level
+    instead over-estimated 15 to 20 times (20,000 Gaussian points in R^3), which kept
+    rho = 5 from 100,000 points."""
     n = P.shape[0]
     if n == 0:
         return 0.0
+    level, scale = levels
     idx = np.random.default_rng(0).choice(n, size=min(n, sample), replace=False)
-    radius = rho * np.minimum(levels[1][idx], np.finfo(float).max)
-    counts = cKDTree(P).query_ball_point(P[idx], radius, p=p, return_length=True)
+    counts = np.empty(idx.shape[0])
+    for k in np.unique(level[idx]):
+        mine = level[idx] == k
+        radius = rho * min(float(scale[idx[mine][0]]), np.finfo(float).max)
+        counts[mine] = cKDTree(P[level <= k]).query_ball_point(
+            P[idx[mine]], radius, p=p, return_length=True)
     return float(np.mean(counts)) * n
 
 

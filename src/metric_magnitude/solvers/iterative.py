@@ -126,6 +126,11 @@ _MAX_RANK = 512
 # the sparse approximate inverse (`_sparse_inverse`): its pattern's radius in length
 # scales, and the dimensions where "auto" picks it (measured in R^3: docs/large-n.md)
 _SPARSE_INVERSE_RHO = 4.0
+# from this many points, at small scales (t * median length scale up to the last), a
+# richer pattern: about 140 entries a column instead of 75 costs 4 to 5 times more to
+# factor but about halves CG's iterations, and each iteration is a product of n^2 pairs
+# (measured: docs/large-n.md)
+_SPARSE_INVERSE_RICH = (5.0, 50_000, 0.2)
 _SPARSE_INVERSE_MAX_DIM = 3
 _SPARSE_INVERSE_MAX_T_SCALE = 1.5
 # far-field entries skipped per row, relative to rtol: their effect on the bounds is about
@@ -860,12 +865,19 @@ def _sparse_inverse_pays(op: SimilarityOperator, t: float) -> bool:
     return t * float(np.median(_sparse_inverse_levels(op)[1])) <= _SPARSE_INVERSE_MAX_T_SCALE
 
 
-def _sparse_inverse_pattern(op: SimilarityOperator):
-    """The factor's sparsity for the operator's points (computed once), or None where it
-    would take more than a quarter of the available memory (then "auto" falls back to
-    Nystrom plus block Jacobi)."""
-    cached = getattr(op, "_sparse_inverse_pattern", None)
-    if cached is None:
+def _sparse_inverse_rho(op: SimilarityOperator, t: float) -> float:
+    """The pattern's radius, in length scales, for the factor at scale t."""
+    rho, n_min, t_scale = _SPARSE_INVERSE_RICH
+    if op.n >= n_min and t * float(np.median(_sparse_inverse_levels(op)[1])) <= t_scale:
+        return rho
+    return _SPARSE_INVERSE_RHO
+
+
+def _sparse_inverse_pattern(op: SimilarityOperator, rho: float):
+    """The factor's sparsity of radius rho for the operator's points (computed once per
+    radius), or None where it would take more than a quarter of the available memory."""
+    cache = op.__dict__.setdefault("_sparse_inverse_patterns", {})
+    if rho not in cache:
         from ._sparse_inverse import estimated_entries, pattern
 
         levels = _sparse_inverse_levels(op)
@@ -873,17 +885,16 @@ def _sparse_inverse_pattern(op: SimilarityOperator):
         # nearly dense in high dimensions); the pattern, its values and the transpose's
         # copy take about 32 bytes an entry, and about three times that while it is built
         cached = False
-        if 96.0 * estimated_entries(op._P, op._p, _SPARSE_INVERSE_RHO, levels) \
-                <= 0.5 * available_memory():
+        if 96.0 * estimated_entries(op._P, op._p, rho, levels) <= 0.5 * available_memory():
             try:
-                colptr, rows = pattern(op._P, op._p, _SPARSE_INVERSE_RHO, levels=levels)
+                colptr, rows = pattern(op._P, op._p, rho, levels=levels)
             except MemoryError:  # pragma: no cover - depends on the machine
                 pass
             else:
                 if 32.0 * rows.shape[0] <= 0.25 * available_memory():
                     cached = (colptr, rows)
-        op._sparse_inverse_pattern = cached
-    return cached or None
+        cache[rho] = cached
+    return cache[rho] or None
 
 
 class _Preconditioner:
@@ -895,7 +906,11 @@ class _Preconditioner:
         starts = S.op.starts
         if (kind == "sparse_inverse" and _sparse_inverse_applies(S.op)) or (
                 kind == "auto" and _sparse_inverse_pays(S.op, S.t)):
-            pattern = _sparse_inverse_pattern(S.op)
+            rho = _sparse_inverse_rho(S.op, S.t)
+            pattern = _sparse_inverse_pattern(S.op, rho)
+            if pattern is None and rho != _SPARSE_INVERSE_RHO:
+                rho = _SPARSE_INVERSE_RHO
+                pattern = _sparse_inverse_pattern(S.op, rho)
             if pattern is not None:
                 from ._sparse_inverse import factor
 
@@ -905,7 +920,7 @@ class _Preconditioner:
                                 compiled=S.op.kernel == "numba")
                 self.LT = self.L.T.tocsr()
                 self.rank = 0
-                self.description = (f"sparse_inverse(rho={_SPARSE_INVERSE_RHO:g}, "
+                self.description = (f"sparse_inverse(rho={rho:g}, "
                                     f"{self.L.nnz / n:.0f} per column)")
                 return
         if kind == "sparse_inverse":  # where it does not apply, or does not fit
