@@ -127,7 +127,7 @@ _MAX_RANK = 512
 # scales, and the dimensions where "auto" picks it (measured in R^3: docs/large-n.md)
 _SPARSE_INVERSE_RHO = 4.0
 # from this many points, at small scales (t * median length scale up to the last), a
-# richer pattern: about 140 entries a column instead of 75 costs 4 to 5 times more to
+# richer pattern: about 145 entries a column instead of 77 costs 4 to 5 times more to
 # factor but about halves CG's iterations, and each iteration is a product of n^2 pairs
 # (measured: docs/large-n.md)
 _SPARSE_INVERSE_RICH = (5.0, 50_000, 0.2)
@@ -1385,7 +1385,8 @@ def solve_iterative(
         (Nystrom) of adaptive rank plus block Jacobi over the k-d leaves of its residual;
         ``"nystrom"`` and ``"block_jacobi"``: one part alone. ``"auto"``: the sparse
         inverse for euclidean points in up to 3 dimensions at small and middle scales (2 to
-        4 times fewer iterations in R^3), else Nystrom plus block Jacobi.
+        4 times fewer iterations in R^3; from 50,000 points at small scales with a
+        richer pattern, rho = 5 instead of 4), else Nystrom plus block Jacobi.
     rank : int, optional
         Largest Nystrom rank (default 512, less where memory is short).
     warm_start : bool, default=True
