@@ -90,10 +90,9 @@ def _compare_rhos(X, scales, args) -> None:
             res = iterative.solve_iterative(X, t, rtol=args.rtol, weights=False,
                                             preconditioner="sparse_inverse")
             row = {"t": float(t), "rho": rho, "seconds": time.perf_counter() - t0,
-                   "iterations": int(res.iterations[0]),
-                   "description": res.preconditioners[0], "gap": float(res.gap[0])}
+                   **_common.iterative_summary(res)}
             rows.append(row)
-            print(f"| {t:.4g} | {rho:g} | {row['description']} | {row['iterations']} | "
+            print(f"| {t:.4g} | {rho:g} | {row['preconditioner']} | {row['iterations']} | "
                   f"{row['seconds']:.1f} |", flush=True)
     _common.write_results(args.out, rows)
 

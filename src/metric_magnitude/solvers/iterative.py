@@ -862,15 +862,21 @@ def _sparse_inverse_pays(op: SimilarityOperator, t: float) -> bool:
     if not (_sparse_inverse_applies(op) and op.metric == "euclidean"
             and op.dim <= _SPARSE_INVERSE_MAX_DIM):
         return False
-    return t * float(np.median(_sparse_inverse_levels(op)[1])) <= _SPARSE_INVERSE_MAX_T_SCALE
+    return _sparse_inverse_t_scale(op, t) <= _SPARSE_INVERSE_MAX_T_SCALE
 
 
 def _sparse_inverse_rho(op: SimilarityOperator, t: float) -> float:
     """The pattern's radius, in length scales, for the factor at scale t."""
     rho, n_min, t_scale = _SPARSE_INVERSE_RICH
-    if op.n >= n_min and t * float(np.median(_sparse_inverse_levels(op)[1])) <= t_scale:
+    if op.n >= n_min and _sparse_inverse_t_scale(op, t) <= t_scale:
         return rho
     return _SPARSE_INVERSE_RHO
+
+
+def _sparse_inverse_t_scale(op: SimilarityOperator, t: float) -> float:
+    """t times the median length scale of the ordering: how local Z(t) is at that
+    resolution (what both of "auto"'s choices about the sparse inverse go by)."""
+    return t * float(np.median(_sparse_inverse_levels(op)[1]))
 
 
 def _sparse_inverse_pattern(op: SimilarityOperator, rho: float):
