@@ -193,6 +193,69 @@ def test_warm_start_reduces_products():
     assert np.allclose(warm.magnitude, cold.magnitude, rtol=2e-10)
 
 
+def test_warm_start_from_several_scales_beats_the_last_one_alone(monkeypatch):
+    # a geometric chain of scales as a magnitude function solves them: the Galerkin start
+    # over the last 4 scales' weights must save iterations over the best multiple of the
+    # last weights (history 1), with the same certified values
+    from metric_magnitude.solvers import iterative
+
+    X = _cloud(1500, 3, seed=21)
+    scales = np.geomspace(0.05, 20.0, 12)
+    many = solve_iterative(X, scales, rtol=1e-8, weights=False, kernel="numpy")
+    monkeypatch.setattr(iterative, "_WARM_HISTORY", 1)
+    one = solve_iterative(X, scales, rtol=1e-8, weights=False, kernel="numpy")
+    assert many.iterations[2:].sum() < 0.85 * one.iterations[2:].sum()
+    assert np.all(many.certified) and np.all(one.certified)
+    exact = mm.magnitude(X, scales)
+    assert _contains(many, exact) and _contains(one, exact)
+
+
+def _plain_state():
+    # what _galerkin_start reads: float64 products, the separation already known
+    return {"single": False, "min_distance": 1e-3, "matvecs": 0}
+
+
+def test_galerkin_start_is_the_best_point_of_the_span():
+    from metric_magnitude.solvers.iterative import _galerkin_start
+
+    X = _cloud(300, 3, seed=22)
+    t = 2.0
+    op = SimilarityOperator(X, kernel="numpy")
+    S = op.scaled(t)
+    Z = np.exp(-t * cdist(op._P, op._P))
+    w = np.linalg.solve(Z, np.ones(len(X)))
+    rng = np.random.default_rng(0)
+    # the exact weights inside the span (scaled, among other columns): found again
+    V = np.column_stack([rng.standard_normal(len(X)), 3.0 * w, rng.standard_normal(len(X))])
+    x, r = _galerkin_start(S, V, _plain_state())
+    assert np.allclose(x, w, rtol=1e-8, atol=1e-10 * np.abs(w).max())
+    assert np.allclose(r, 1.0 - Z @ x, atol=1e-9)
+    # in general: no worse in the Z-norm than the best multiple of any one column
+    V = np.column_stack([w + 0.3 * rng.standard_normal(len(X)),
+                         w + 0.3 * rng.standard_normal(len(X))])
+    x, _ = _galerkin_start(S, V, _plain_state())
+
+    def znorm_error(y):
+        return float((y - w) @ Z @ (y - w))
+
+    for v in V.T:
+        best = v * (v.sum() / (v @ Z @ v))
+        assert znorm_error(x) <= znorm_error(best) * (1 + 1e-12)
+
+
+def test_galerkin_start_survives_degenerate_histories():
+    from metric_magnitude.solvers.iterative import _galerkin_start
+
+    X = _cloud(200, 2, seed=23)
+    S = SimilarityOperator(X, kernel="numpy").scaled(1.0)
+    n = len(X)
+    v = np.random.default_rng(1).standard_normal(n)
+    for V in (np.zeros((n, 2)), np.column_stack([v, v, 2 * v]), np.zeros(n)):
+        x, r = _galerkin_start(S, V, _plain_state())
+        assert np.all(np.isfinite(x)) and np.all(np.isfinite(r))
+        assert np.allclose(r, 1.0 - S.apply(x), atol=1e-9)
+
+
 @pytest.mark.parametrize("preconditioner", [
     "sparse_inverse", "nystrom+block_jacobi", "nystrom", "block_jacobi", "none"])
 def test_every_preconditioner_certifies(preconditioner):

@@ -117,6 +117,12 @@ _U = np.finfo(np.float64).eps / 2  # unit roundoff
 _U32 = np.finfo(np.float32).eps / 2
 # precision="mixed": iterations without r^T M^-1 r halving before float64 takes over
 _SINGLE_PATIENCE = 25
+# warm start: the Galerkin point in the span of this many previous scales' weights (20
+# geometric scales, 20,000 points in R^3: 202 iterations in all against 295 with the last
+# weights alone, 4 against 6 previous scales: 155 against 149 at 10,000), keeping the
+# directions whose Rayleigh quotient is above _WARM_CUT times the largest (float32 noise)
+_WARM_HISTORY = 4
+_WARM_CUT = 1e-6
 _LEAF = 256  # points per k-d leaf: row tiles and block-Jacobi blocks
 _CHUNK_ENTRIES = 1 << 21  # entries per distance tile (16 MiB of float64)
 _ACCUMULATOR_BYTES = 64 << 20  # for the product's per-group accumulators (_run_jobs)
@@ -1155,6 +1161,36 @@ def _single_is_accurate(S: _ScaledSimilarity, state: dict) -> bool:
     return state["min_distance"] >= 100.0 * max(S.op.dim, 1) * _U32 * S.op.diameter_bound
 
 
+
+
+def _galerkin_start(S: _ScaledSimilarity, X0: np.ndarray, state: dict):
+    """The start x in span(X0) closest to the solution in the Z-norm, and 1 - Z x.
+
+    X0 holds previous scales' weights as columns (newest first). The Galerkin condition
+    Q^T Z Q c = Q^T 1 over an orthonormal basis Q of the span, solved by eigenvectors and
+    cut where Z's Rayleigh quotients fall below 1e-6 of the largest (the columns are
+    nearly parallel, and the product may be float32). One product with the block.
+    """
+    n = S.n
+    X0 = X0.reshape(n, -1)
+    Q, R = np.linalg.qr(X0)
+    Q = Q[:, np.abs(np.diag(R)) > 1e-8 * np.abs(R).max(initial=0.0)]
+    if Q.shape[1] == 0:
+        return np.zeros(n), np.ones(n)
+    # in float32 where allowed: it only starts the recursive residual, which the first
+    # certificate replaces by an explicit one
+    ZQ = _product(S, Q, state, state["single"] and (
+        state["min_distance"] is None or _single_is_accurate(S, state))).reshape(n, -1)
+    G = Q.T @ ZQ
+    ev, U = np.linalg.eigh(0.5 * (G + G.T))
+    if not (ev[-1] > 0 and np.all(np.isfinite(ev))):
+        return np.zeros(n), np.ones(n)
+    good = ev > _WARM_CUT * ev[-1]
+    U, ev = U[:, good], ev[good]
+    c = U @ ((U.T @ Q.sum(axis=0)) / ev)
+    return Q @ c, 1.0 - ZQ @ c
+
+
 def _pcg(S, M, x0, rtol, maxiter, state) -> _ScaleOutcome:
     """PCG on Z~ x = 1 from x0, certifying when the estimated gap is below rtol."""
     n = S.n
@@ -1162,14 +1198,7 @@ def _pcg(S, M, x0, rtol, maxiter, state) -> _ScaleOutcome:
     state["rowsums"] = None
     x, r = np.zeros(n), np.ones(n)
     if x0 is not None:
-        # in float32 where allowed: it only scales x0 and starts the recursive residual,
-        # which the first certificate replaces by an explicit one
-        Zx0 = _product(S, x0, state, state["single"] and (
-            state["min_distance"] is None or _single_is_accurate(S, state)))
-        den = float(x0 @ Zx0)
-        alpha = float(x0.sum()) / den if den > 0 else 0.0
-        if alpha > 0 and np.isfinite(alpha):  # the best multiple of the previous weights
-            x, r = alpha * x0, 1.0 - alpha * Zx0
+        x, r = _galerkin_start(S, x0, state)
     z = M(r)
     p = z.copy()
     rz = float(r @ z)
@@ -1373,7 +1402,8 @@ def solve_iterative(
         Points are never turned into a dense distance matrix. Copies are merged, as are
         points closer than 4 eps * diameter (as the dense path does).
     scales : float or array_like of shape (k,)
-        Solved in increasing order, each warm-started from the previous one's weights.
+        Solved in increasing order, each warm-started (``warm_start``) from the previous
+        ones' weights.
     metric : str or callable, default="euclidean"
         Certified at every scale for ``"euclidean"`` (separation bound) and, more weakly,
         ``"cityblock"``; for any other metric only where Gershgorin proves Z(t) positive
@@ -1396,6 +1426,11 @@ def solve_iterative(
     rank : int, optional
         Largest Nystrom rank (default 512, less where memory is short).
     warm_start : bool, default=True
+        Start each scale at the point of the span of the last four scales' weights that is
+        closest to its solution in the Z(t)-norm (a Galerkin projection: one product with
+        those four vectors): along a magnitude function's 20 geometric scales about 30%
+        fewer iterations than starting from the best multiple of the last weights alone
+        (``docs/large-n.md``). With False, every scale starts from zero.
     weights : bool, default=True
         Return the weights (k * n floats).
     strict : bool, default=True
@@ -1541,7 +1576,7 @@ def _solve_scales(scales, prep, state, rtol, maxiter, preconditioner, max_rank, 
     sources = [""] * k
     precs = [""] * k
     W = np.empty((k, n)) if weights else None
-    x_prev = None
+    history = []  # the last scales' weights (sorted order), for the warm start
     for i in order:
         t = float(scales[i])
         if n == 1:  # Z = [1]
@@ -1560,9 +1595,9 @@ def _solve_scales(scales, prep, state, rtol, maxiter, preconditioner, max_rank, 
             state["geo_lam"], state["geo_source"] = _geometric_bound(prep, t, state)
         else:
             state["geo_lam"], state["geo_source"] = 0.0, "none"
-        x0 = x_prev if (warm_start and x_prev is not None) else None
+        x0 = np.column_stack(history[::-1]) if (warm_start and history) else None
         res = _pcg(S, M, x0, rtol, maxiter, state)
-        x_prev = res.x
+        history = [*history, res.x][-_WARM_HISTORY:]
         out["mag"][i], out["lo"][i], out["up"][i] = res.estimate, res.lower, res.upper
         out["lam"][i], out["werr"][i] = res.lam, res.weight_error
         out["skip"][i] = S.skipped_fraction
