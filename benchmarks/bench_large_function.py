@@ -15,13 +15,14 @@ Usage::
 
     .venv/bin/python benchmarks/bench_large_function.py --n 20000 --method cg --per-scale
     .venv/bin/python benchmarks/bench_large_function.py --n 10000 --method cg --per-scale --double
-    .venv/bin/python benchmarks/bench_large_function.py --n 100000            # hours here
+    .venv/bin/python benchmarks/bench_large_function.py --n 100000 --skip-search
     .venv/bin/python benchmarks/bench_large_function.py --n 100000 --search-only
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import time
@@ -33,6 +34,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     _common.add_function_options(parser, n=20_000)
     parser.add_argument("--method", default="auto", choices=["auto", "cg", "sparse"])
+    parser.add_argument("--skip-search", action="store_true",
+                        help="do not time the convergence-scale search on its own (the "
+                             "function's time includes its own search)")
     parser.add_argument("--search-only", action="store_true",
                         help="time only the convergence-scale search, listing its solves")
     parser.add_argument("--per-scale", action="store_true",
@@ -47,13 +51,16 @@ def main() -> None:
     if args.search_only:
         _search_only(mm, X, args)
         return
-    t0 = time.perf_counter()
-    t_conv = mm.convergence_scale(X, method=args.method)
-    search = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    f = mm.magnitude_function(X, "auto", n_scales=args.n_scales, rtol=args.rtol,
-                              method=args.method)
-    total = time.perf_counter() - t0
+    t_conv = search = None
+    if not args.skip_search:
+        t0 = time.perf_counter()
+        t_conv = mm.convergence_scale(X, method=args.method)
+        search = time.perf_counter() - t0
+    with _iterative_chains() as chains:
+        t0 = time.perf_counter()
+        f = mm.magnitude_function(X, "auto", n_scales=args.n_scales, rtol=args.rtol,
+                                  method=args.method)
+        total = time.perf_counter() - t0
     out = {
         "n": args.n, "d": args.d, "rtol": args.rtol, "method": args.method,
         "t_conv": t_conv, "search_s": search, "function_s": total, "solver": f.solver,
@@ -61,7 +68,14 @@ def main() -> None:
         "values": f.values.tolist(), "peak_rss_mb": _peak_mb(),
         "load_after": os.getloadavg(),
     }
-    print(f"convergence scale {t_conv:.6g}: {search:.1f} s (the function repeats this search)")
+    if search is not None:
+        print(f"convergence scale {t_conv:.6g}: {search:.1f} s (the function repeats this "
+              "search)")
+    out["cg_chains"] = chains
+    for c in chains:
+        if len(c["t"]) > 1:  # the function's own chain (the search solves one scale a call)
+            print(f"cg chain of {len(c['t'])} scales: {c['seconds']:.1f} s, iterations "
+                  f"{c['iterations']}")
     out["certified_error"] = f.certified_error
     print(f"magnitude_function, {args.n_scales} scales: {total:.1f} s in all, engine "
           f"{f.solver!r}, certified relative error of the values <= {f.certified_error:.1e}, "
@@ -102,6 +116,30 @@ def main() -> None:
             print(f"\ncold solves in all: mixed {mixed_s:.1f} s, double {double_s:.1f} s "
                   f"({double_s / mixed_s:.2f}x)")
     _common.write_results(args.out, out)
+
+
+@contextlib.contextmanager
+def _iterative_chains():
+    """Record every `solve_iterative` call made inside: scales, seconds, iterations."""
+    from metric_magnitude.solvers import iterative
+
+    calls = []
+    original = iterative.solve_iterative
+
+    def timed(X, scales, **kwargs):
+        t0 = time.perf_counter()
+        res = original(X, scales, **kwargs)
+        calls.append({"t": res.scales.tolist(), "seconds": time.perf_counter() - t0,
+                      "iterations": res.iterations.tolist(),
+                      "matvecs": res.matvecs.tolist(),
+                      "preconditioners": list(res.preconditioners)})
+        return res
+
+    iterative.solve_iterative = timed  # core imports it when it solves
+    try:
+        yield calls
+    finally:
+        iterative.solve_iterative = original
 
 
 def _search_only(mm, X, args) -> None:
