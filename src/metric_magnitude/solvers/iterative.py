@@ -1355,9 +1355,11 @@ def _memory_check(n: int, dim: int, rank: int, leaf: int, threads: int, k: int,
     """Bytes the solve needs; raise InsufficientMemoryError if even rank 0 does not fit.
     Returns the largest Nystrom rank that fits (<= rank)."""
     avail = available_memory()
-    # points, tiles, and the products' accumulators: one per thread (4 columns at most), or
-    # more within _ACCUMULATOR_BYTES (`_run_jobs`)
-    base = (8.0 * (n * (dim + 12) + n * leaf + threads * (_CHUNK_ENTRIES + 4 * n))
+    # points, CG's vectors, the warm start's (previous weights, their basis and its
+    # product), tiles, and the products' accumulators: one per thread (4 columns at most),
+    # or more within _ACCUMULATOR_BYTES (`_run_jobs`)
+    base = (8.0 * (n * (dim + 12 + 3 * _WARM_HISTORY) + n * leaf
+                   + threads * (_CHUNK_ENTRIES + 4 * n))
             + _ACCUMULATOR_BYTES)
     if weights:
         base += 8.0 * k * n
