@@ -210,6 +210,31 @@ def test_warm_start_from_several_scales_beats_the_last_one_alone(monkeypatch):
     assert _contains(many, exact) and _contains(one, exact)
 
 
+def test_after_a_failed_certificate_only_the_rigorous_estimate_triggers_the_next(monkeypatch):
+    # a weak (still valid) eigenvalue bound: r^T M^-1 r, which assumes the true lambda,
+    # says "converged" long before the bound can certify. It may trigger the first
+    # certificate of a scale (which also tries Gershgorin); after that only the residual
+    # against the best bound found triggers one. The old rule spent 3 at t = 0.3.
+    from metric_magnitude.solvers import iterative
+
+    geometric, certify = iterative._geometric_bound, iterative._certify
+    monkeypatch.setattr(iterative, "_geometric_bound", lambda prep, t, state: (
+        geometric(prep, t, state)[0] * 1e-3, "separation"))
+    made = []
+
+    def counted(S, x, state):
+        made.append(S.t)
+        return certify(S, x, state)
+
+    monkeypatch.setattr(iterative, "_certify", counted)
+    X = np.random.default_rng(3).standard_normal((1500, 3))
+    scales = [0.3, 1.0, 3.0]
+    res = solve_iterative(X, scales, rtol=1e-8, weights=False, kernel="numpy",
+                          warm_start=False)
+    assert max(made.count(t) for t in scales) <= 2
+    assert np.all(res.certified) and _contains(res, mm.magnitude(X, scales))
+
+
 def _plain_state():
     # what _galerkin_start reads: float64 products, the separation already known
     return {"single": False, "min_distance": 1e-3, "matvecs": 0}
