@@ -239,6 +239,25 @@ def test_threshold_against_cg_depends_on_its_kernel(monkeypatch, numba, expected
     assert core._auto_plan(space, np.array([t]), False, 1e-8) == [expected]
 
 
+def test_against_cg_the_sparse_solver_keeps_few_entries_a_row(monkeypatch):
+    # with numba's cg the limit is also a number of kept entries a row (200, measured at
+    # 20,000 and 100,000 points); lowered here so that 2,100 points show it
+    from metric_magnitude.solvers.sparse import _Planner
+
+    X = _cloud(2100, 3, seed=16)
+    planner = _Planner(X, "euclidean")
+    t_mid, t_far = 50.0, 150.0
+    mid, far = planner.estimate(t_mid, 1e-8)[0], planner.estimate(t_far, 1e-8)[0]
+    assert far < 0.005 < mid < core._SPARSE_MAX_DENSITY_VS_CG["numba"]
+    space = mm.MetricSpace(X)
+    _no_dense_memory(monkeypatch)
+    monkeypatch.setattr(core, "_has_numba", lambda: True)
+    ts = np.array([t_mid, t_far])
+    assert core._auto_plan(space, ts, False, 1e-8) == ["sparse", "sparse"]
+    monkeypatch.setattr(core, "_SPARSE_MAX_ROW_ENTRIES_VS_CG", 0.005 * 2100)
+    assert core._auto_plan(space, ts, False, 1e-8) == ["cg", "sparse"]
+
+
 def test_sparse_that_cannot_certify_falls_back_under_auto_and_raises_when_asked():
     X = _cloud(2050, 2, seed=9)
     t = 300.0

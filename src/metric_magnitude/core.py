@@ -28,12 +28,18 @@ LARGE_N_METHODS = ITERATIVE_METHODS + STRUCTURED_METHODS
 # where cg is (with its numba kernel, and with numpy alone). Measured (docs/large-n.md, "How
 # auto chooses"): the sparse solver beats the dense Cholesky up to a kept fraction of about
 # 0.3 at n = 1,000, 0.4 at 2,000, 0.45 at 5,000 and beyond 0.2 (6x faster there) at 10,000;
-# it breaks even with cg near 0.035 at n = 10,000 and 20,000 (numba kernel; 0.1 at 5,000),
-# and near 0.2 and 0.14 with the numpy kernel. Under 2,000 points every method takes well
-# under 0.2 s and the dense result is exact.
+# it broke even with cg near 0.035 at n = 10,000 and 20,000 (numba kernel, before cg's
+# float32 products; 0.1 at 5,000), and near 0.2 and 0.14 with the numpy kernel. Under 2,000
+# points every method takes well under 0.2 s and the dense result is exact.
 _SPARSE_MIN_N = 2000
 _SPARSE_MAX_DENSITY = 0.3
 _SPARSE_MAX_DENSITY_VS_CG = {"numba": 0.03, "numpy": 0.1}
+# ... and against cg with its numba kernel, at most this many kept entries a row: since cg's
+# float32 products and sparse-inverse preconditioner the crossover fell with n, to a kept
+# fraction of 0.0085 at n = 20,000 (170 a row) and about 0.002 at 100,000 (200 a row),
+# where the sparse solve at 0.019 took 2.6x cg's time and 6.1 GB (cg: about 0.5 GB)
+# (benchmarks/study_sparse_vs_cg.py, docs/large-n.md "The crossovers, measured")
+_SPARSE_MAX_ROW_ENTRIES_VS_CG = 200
 _SPARSE_METRICS = {"euclidean", "l2", "cityblock", "manhattan", "l1"}
 _DEFAULT_RTOL = 1e-8  # certified relative gap of the cg and sparse paths
 
@@ -134,11 +140,13 @@ def _auto_plan(space: MetricSpace, scales: np.ndarray, derivative, rtol: float) 
 
         planner = _Planner(space._points, name)
         budget = 0.8 * available_memory()
-        max_density = (
-            _SPARSE_MAX_DENSITY
-            if fits
-            else _SPARSE_MAX_DENSITY_VS_CG["numba" if _has_numba() else "numpy"]
-        )
+        if fits:
+            max_density = _SPARSE_MAX_DENSITY
+        elif _has_numba():
+            max_density = min(_SPARSE_MAX_DENSITY_VS_CG["numba"],
+                              _SPARSE_MAX_ROW_ENTRIES_VS_CG / n)
+        else:
+            max_density = _SPARSE_MAX_DENSITY_VS_CG["numpy"]
         # fewer entries are kept at larger scales: stop at the first scale (going down) that
         # is too dense or too large
         for i in np.argsort(-scales, kind="stable"):
