@@ -118,9 +118,10 @@ _U32 = np.finfo(np.float32).eps / 2
 # precision="mixed": iterations without r^T M^-1 r halving before float64 takes over
 _SINGLE_PATIENCE = 25
 # warm start: the Galerkin point in the span of this many previous scales' weights (20
-# geometric scales, 20,000 points in R^3: 202 iterations in all against 295 with the last
-# weights alone, 4 against 6 previous scales: 155 against 149 at 10,000), keeping the
-# directions whose Rayleigh quotient is above _WARM_CUT times the largest (float32 noise)
+# geometric scales, 20,000 points in R^3: 203 iterations in all against 297 with the last
+# weights alone; at 10,000, 4 and 6 previous scales: 155 and 145; study_warm_start.py),
+# keeping the directions whose Rayleigh quotient is above _WARM_CUT times the largest
+# (float32 noise; 1e-4 to 1e-10 gave the same counts)
 _WARM_HISTORY = 4
 _WARM_CUT = 1e-6
 _LEAF = 256  # points per k-d leaf: row tiles and block-Jacobi blocks
@@ -1161,15 +1162,13 @@ def _single_is_accurate(S: _ScaledSimilarity, state: dict) -> bool:
     return state["min_distance"] >= 100.0 * max(S.op.dim, 1) * _U32 * S.op.diameter_bound
 
 
-
-
 def _galerkin_start(S: _ScaledSimilarity, X0: np.ndarray, state: dict):
     """The start x in span(X0) closest to the solution in the Z-norm, and 1 - Z x.
 
     X0 holds previous scales' weights as columns (newest first). The Galerkin condition
     Q^T Z Q c = Q^T 1 over an orthonormal basis Q of the span, solved by eigenvectors and
-    cut where Z's Rayleigh quotients fall below 1e-6 of the largest (the columns are
-    nearly parallel, and the product may be float32). One product with the block.
+    cut where Z's Rayleigh quotients fall below _WARM_CUT times the largest (the columns
+    are nearly parallel, and the product may be float32). One product with the block.
     """
     n = S.n
     X0 = X0.reshape(n, -1)
