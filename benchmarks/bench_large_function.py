@@ -119,27 +119,33 @@ def main() -> None:
 
 
 @contextlib.contextmanager
+def _recorded(module, name: str, summary):
+    """Replace ``module.name`` by a wrapper that records, for every call made inside,
+    ``summary(args, kwargs, result)`` and the call's seconds; yields the list of records.
+    (The solvers look these functions up on their modules when they run.)"""
+    calls = []
+    original = getattr(module, name)
+
+    def timed(*args, **kwargs):
+        t0 = time.perf_counter()
+        out = original(*args, **kwargs)
+        calls.append({**summary(args, kwargs, out), "seconds": time.perf_counter() - t0})
+        return out
+
+    setattr(module, name, timed)
+    try:
+        yield calls
+    finally:
+        setattr(module, name, original)
+
+
 def _iterative_chains():
     """Record every `solve_iterative` call made inside: scales, seconds, iterations."""
     from metric_magnitude.solvers import iterative
 
-    calls = []
-    original = iterative.solve_iterative
-
-    def timed(X, scales, **kwargs):
-        t0 = time.perf_counter()
-        res = original(X, scales, **kwargs)
-        calls.append({"t": res.scales.tolist(), "seconds": time.perf_counter() - t0,
-                      "iterations": res.iterations.tolist(),
-                      "matvecs": res.matvecs.tolist(),
-                      "preconditioners": list(res.preconditioners)})
-        return res
-
-    iterative.solve_iterative = timed  # core imports it when it solves
-    try:
-        yield calls
-    finally:
-        iterative.solve_iterative = original
+    return _recorded(iterative, "solve_iterative", lambda args, kwargs, res: {
+        "t": res.scales.tolist(), "iterations": res.iterations.tolist(),
+        "matvecs": res.matvecs.tolist(), "preconditioners": list(res.preconditioners)})
 
 
 def _search_only(mm, X, args) -> None:
@@ -147,26 +153,16 @@ def _search_only(mm, X, args) -> None:
     method, |tX| / n, seconds)."""
     from metric_magnitude import core
 
-    solves = []
-    original = core.solve
-
-    def timed(space, ts, **kwargs):
-        t0 = time.perf_counter()
-        out = original(space, ts, **kwargs)
+    def summary(call_args, kwargs, out):
         res = out[1]
-        solves.append({"t": float(ts[0]), "rtol": kwargs.get("rtol"),
-                       "derivative": bool(kwargs.get("derivative", False)),
-                       "method": res.methods[0], "magnitude": float(res.magnitude[0]),
-                       "seconds": time.perf_counter() - t0})
-        return out
+        return {"t": float(call_args[1][0]), "rtol": kwargs.get("rtol"),
+                "derivative": bool(kwargs.get("derivative", False)),
+                "method": res.methods[0], "magnitude": float(res.magnitude[0])}
 
-    core.solve = timed  # the search looks it up when it runs
-    try:
+    with _recorded(core, "solve", summary) as solves:
         t0 = time.perf_counter()
         t_conv = mm.convergence_scale(X, method=args.method)
         search = time.perf_counter() - t0
-    finally:
-        core.solve = original
     print("| t | rtol | derivative | method | \\|tX\\| / n | seconds |")
     print("|---|---|---|---|---|---|")
     for r in solves:
