@@ -15,6 +15,13 @@ Usage::
     .venv/bin/python benchmarks/study_sparse_inverse.py --n 20000 --n-scales 5
     .venv/bin/python benchmarks/study_sparse_inverse.py --n 100000 --rhos 4 5 --scales 0.15
 
+In more than 3 dimensions the sparse inverse's pattern is each point's 20 nearest later
+points in a random order, and "auto" picks it where the sampled spread fraction (mean of
+1 / row sum of Z over 128 rows) is at least 0.004; the table shows that fraction and what
+"auto" picks::
+
+    .venv/bin/python benchmarks/study_sparse_inverse.py --n 20000 --d 10 --scales 0.7 1 1.3 1.69 3
+
 ``--rhos``: instead, the sparse inverse with each pattern radius rho (length scales) in turn
 at each of ``--scales`` (default: the function's scales): does the richer pattern that
 "auto" uses from 50,000 points at small scales pay for its dearer factor?
@@ -42,7 +49,12 @@ def main() -> None:
                                     commit=_common.git_commit())
     import numpy as np
 
-    from metric_magnitude.solvers.iterative import solve_iterative
+    from metric_magnitude.solvers.iterative import (
+        SimilarityOperator,
+        _sampled_spread_fraction,
+        _sparse_inverse_pays,
+        solve_iterative,
+    )
 
     if args.scales:
         scales = np.asarray(args.scales)
@@ -53,11 +65,14 @@ def main() -> None:
         _compare_rhos(X, scales, args)
         return
     rows = []
-    print("| t | \\|tX\\| / n | " + " | ".join(
+    op = SimilarityOperator(X)
+    print("| t | \\|tX\\| / n | sampled spread / n | auto | " + " | ".join(
         f"{p} iterations | {p} (s)" for p in PRECONDITIONERS) + " |")
-    print("|---|---|" + "---|---|" * len(PRECONDITIONERS))
+    print("|---|---|---|---|" + "---|---|" * len(PRECONDITIONERS))
     for t in scales:
-        row = {"t": float(t)}
+        row = {"t": float(t), "spread_fraction": _sampled_spread_fraction(op, float(t)),
+               "auto": ("sparse_inverse" if _sparse_inverse_pays(op, float(t))
+                        else "nystrom+block_jacobi")}
         for p in PRECONDITIONERS:
             t0 = time.perf_counter()
             res = solve_iterative(X, t, rtol=args.rtol, weights=False, preconditioner=p)
@@ -65,7 +80,8 @@ def main() -> None:
                       "description": res.preconditioners[0], "gap": float(res.gap[0])}
             row["magnitude_per_n"] = float(res.magnitude[0]) / args.n
         rows.append(row)
-        print(f"| {t:.4g} | {row['magnitude_per_n']:.4f} | " + " | ".join(
+        print(f"| {t:.4g} | {row['magnitude_per_n']:.4f} | {row['spread_fraction']:.4f} | "
+              f"{row['auto']} | " + " | ".join(
             f"{row[p]['iterations']} | {row[p]['seconds']:.1f}" for p in PRECONDITIONERS)
             + " |", flush=True)
     totals = {p: (sum(r[p]["seconds"] for r in rows), sum(r[p]["iterations"] for r in rows))

@@ -518,3 +518,71 @@ def test_sparse_inverse_pattern_is_estimated_before_it_is_built(monkeypatch):
     monkeypatch.setattr(si, "estimated_entries", lambda *args: 1e15)
     res = solve_iterative(_cloud(800, 3, seed=28), 1.0, rtol=1e-8)
     assert res.certified[0] and res.preconditioners[0].startswith("nystrom")
+
+
+# ------------------------------------------------ sparse inverse in many dimensions
+
+
+def test_neighbour_pattern_holds_the_nearest_later_points():
+    from metric_magnitude.solvers import _sparse_inverse as si
+
+    X = _cloud(600, 6, seed=40)
+    k = 8
+    colptr, rows = si.neighbour_pattern(X, 2.0, k, eps=0.0)
+    pos = np.random.default_rng(0).permutation(600)  # the order it draws (seed 0)
+    D = cdist(X, X)
+    exact = 0
+    for i in range(600):
+        col = rows[colptr[i]:colptr[i + 1]]
+        assert col[0] == i and 1 <= col.shape[0] <= k + 1
+        assert np.all(pos[col[1:]] > pos[i])  # later points only: L is triangular
+        later = np.flatnonzero(pos > pos[i])
+        nearest = later[np.argsort(D[i, later], kind="stable")[:k]]
+        exact += set(col[1:]) == set(nearest)
+    # the search asks 2k + 1 neighbours of each point: a point whose nearest ones are
+    # mostly earlier may get fewer than k, but its columns are never wrong
+    assert exact >= 0.9 * 600
+    # every later point in every column: the exact inverse factor, L L^T = Z^-1
+    colptr, rows = si.neighbour_pattern(X[:70], 2.0, 10**6)
+    assert rows.shape[0] == 70 * 71 // 2
+    L = si.factor(X[:70], "euclidean", 0.8, colptr, rows)
+    Zinv = np.linalg.inv(np.exp(-0.8 * D[:70, :70]))
+    assert np.allclose((L @ L.T).toarray(), Zinv, rtol=0, atol=1e-9 * abs(Zinv).max())
+
+
+def test_sampled_spread_fraction_is_the_spread_over_n_on_small_spaces():
+    from metric_magnitude.solvers.iterative import SimilarityOperator, _sampled_spread_fraction
+
+    X = _cloud(100, 7, seed=41)
+    for t in (0.1, 1.0, 10.0):
+        spread = np.sum(1.0 / np.exp(-t * cdist(X, X)).sum(axis=1))
+        assert _sampled_spread_fraction(SimilarityOperator(X), t) == pytest.approx(
+            spread / 100, rel=1e-12)
+    # a sample of the rows: close to the spread where the rows are alike
+    X = _cloud(2000, 7, seed=41)
+    spread = np.sum(1.0 / np.exp(-1.0 * cdist(X, X)).sum(axis=1)) / 2000
+    assert _sampled_spread_fraction(SimilarityOperator(X), 1.0) == pytest.approx(spread,
+                                                                                  rel=0.2)
+
+
+def test_sparse_inverse_in_many_dimensions_where_the_spread_is_large(monkeypatch):
+    from metric_magnitude.solvers import iterative
+
+    X = _cloud(3000, 8, seed=31)
+    ts = [0.3, 1.5]  # sampled spread fractions 0.001 and 0.06
+    exact = mm.magnitude(X, ts)
+    res = solve_iterative(X, ts, rtol=1e-9, warm_start=False)
+    assert res.preconditioners[0].startswith("nystrom")
+    assert res.preconditioners[1].startswith("sparse_inverse(neighbours=20,")
+    assert _contains(res, exact) and np.all(res.gap <= 1e-9)
+    old = solve_iterative(X, 1.5, rtol=1e-9, preconditioner="nystrom+block_jacobi")
+    assert res.iterations[1] < 0.7 * old.iterations[0], (res.iterations, old.iterations)
+    # on request at the small scale too (more iterations there, still certified)
+    small = solve_iterative(X, 0.3, rtol=1e-9, preconditioner="sparse_inverse")
+    assert small.preconditioners[0].startswith("sparse_inverse(neighbours")
+    assert _contains(small, exact[:1]) and small.gap[0] <= 1e-9
+    # where the pattern would not fit: Nystrom plus block Jacobi
+    monkeypatch.setattr(iterative, "_SPARSE_INVERSE_NEIGHBOURS", 10**12)
+    fallback = solve_iterative(X, 1.5, rtol=1e-9)
+    assert fallback.preconditioners[0].startswith("nystrom")
+    assert _contains(fallback, exact[1:])

@@ -140,6 +140,15 @@ _SPARSE_INVERSE_RHO = 4.0
 _SPARSE_INVERSE_RICH = (5.0, 50_000, 0.2)
 _SPARSE_INVERSE_MAX_DIM = 3
 _SPARSE_INVERSE_MAX_T_SCALE = 1.5
+# above _SPARSE_INVERSE_MAX_DIM dimensions the pattern is each point's nearest later
+# neighbours in a random order (`_sparse_inverse.neighbour_pattern`), and "auto" picks it
+# where a sampled spread of Z(t) is at least this fraction of n: below, Z is dominated by
+# its smooth part, which Nystrom captures and the neighbours do not (20,000 Gaussian
+# points in R^5, R^10 and R^20, study_neighbour_inverse.py: equal iterations at spread
+# fractions of about 0.003, fewer below with Nystrom, above with the neighbours)
+_SPARSE_INVERSE_NEIGHBOURS = 20
+_NEIGHBOUR_MIN_SPREAD = 0.004
+_SPREAD_SAMPLE = 128
 # far-field entries skipped per row, relative to rtol: their effect on the bounds is about
 # this fraction of the requested gap
 _FAR_FIELD_BUDGET = 0.05
@@ -865,11 +874,29 @@ def _sparse_inverse_pays(op: SimilarityOperator, t: float) -> bool:
     _SPARSE_INVERSE_MAX_DIM dimensions, at scales where t times the median length scale
     of the ordering is at most _SPARSE_INVERSE_MAX_T_SCALE (beyond, Z is so close to the
     identity that both preconditioners need a few iterations, and the factor costs more:
-    measured crossovers t * median = 1.3 at 10,000 and 1.6 at 100,000 points in R^3)."""
-    if not (_sparse_inverse_applies(op) and op.metric == "euclidean"
-            and op.dim <= _SPARSE_INVERSE_MAX_DIM):
+    measured crossovers t * median = 1.3 at 10,000 and 1.6 at 100,000 points in R^3); in
+    more dimensions (the neighbour pattern), where the sampled spread fraction is at least
+    _NEIGHBOUR_MIN_SPREAD."""
+    if not (_sparse_inverse_applies(op) and op.metric == "euclidean"):
         return False
+    if op.dim > _SPARSE_INVERSE_MAX_DIM:
+        return _sampled_spread_fraction(op, t) >= _NEIGHBOUR_MIN_SPREAD
     return _sparse_inverse_t_scale(op, t) <= _SPARSE_INVERSE_MAX_T_SCALE
+
+
+def _sampled_spread_fraction(op: SimilarityOperator, t: float,
+                             sample: int = _SPREAD_SAMPLE) -> float:
+    """The mean of 1 / (row sum of Z(t)) over a random sample of rows: the spread of the
+    space (sum of 1 / row sums, a lower bound on magnitude) over n, estimated from
+    ``sample`` full rows (exact where n <= sample). How far Z(t) is from its smooth part."""
+    n = op.n
+    idx = np.random.default_rng(0).choice(n, size=min(n, sample), replace=False)
+    rows = np.zeros(idx.shape[0])
+    step = max(1, _CHUNK_ENTRIES // idx.shape[0])
+    for c0 in range(0, n, step):
+        T = cdist(op._P[idx], op._P[c0:c0 + step], op.metric)
+        rows += np.exp(-t * T).sum(axis=1)
+    return float(np.mean(1.0 / rows))
 
 
 def _sparse_inverse_rho(op: SimilarityOperator, t: float) -> float:
@@ -884,6 +911,20 @@ def _sparse_inverse_t_scale(op: SimilarityOperator, t: float) -> float:
     """t times the median length scale of the ordering: how local Z(t) is at that
     resolution (what both of "auto"'s choices about the sparse inverse go by)."""
     return t * float(np.median(_sparse_inverse_levels(op)[1]))
+
+
+def _neighbour_pattern(op: SimilarityOperator):
+    """The factor's sparsity above _SPARSE_INVERSE_MAX_DIM dimensions (computed once per
+    operator), or None where it would take more than a quarter of the available memory."""
+    cache = op.__dict__.setdefault("_sparse_inverse_patterns", {})
+    if "neighbours" not in cache:
+        from ._sparse_inverse import neighbour_pattern
+
+        k = _SPARSE_INVERSE_NEIGHBOURS
+        # rows and values, the transpose's copy, and the search's 2k + 1 candidates
+        fits = 32.0 * (k + 1) * op.n + 16.0 * (2 * k + 1) * op.n <= 0.25 * available_memory()
+        cache["neighbours"] = neighbour_pattern(op._P, op._p, k) if fits else False
+    return cache["neighbours"] or None
 
 
 def _sparse_inverse_pattern(op: SimilarityOperator, rho: float):
@@ -919,11 +960,16 @@ class _Preconditioner:
         starts = S.op.starts
         if (kind == "sparse_inverse" and _sparse_inverse_applies(S.op)) or (
                 kind == "auto" and _sparse_inverse_pays(S.op, S.t)):
-            rho = _sparse_inverse_rho(S.op, S.t)
-            pattern = _sparse_inverse_pattern(S.op, rho)
-            if pattern is None and rho != _SPARSE_INVERSE_RHO:
-                rho = _SPARSE_INVERSE_RHO
+            if S.op.dim > _SPARSE_INVERSE_MAX_DIM:
+                pattern = _neighbour_pattern(S.op)
+                label = f"neighbours={_SPARSE_INVERSE_NEIGHBOURS}"
+            else:
+                rho = _sparse_inverse_rho(S.op, S.t)
                 pattern = _sparse_inverse_pattern(S.op, rho)
+                if pattern is None and rho != _SPARSE_INVERSE_RHO:
+                    rho = _SPARSE_INVERSE_RHO
+                    pattern = _sparse_inverse_pattern(S.op, rho)
+                label = f"rho={rho:g}"
             if pattern is not None:
                 from ._sparse_inverse import factor
 
@@ -933,8 +979,7 @@ class _Preconditioner:
                                 compiled=S.op.kernel == "numba")
                 self.LT = self.L.T.tocsr()
                 self.rank = 0
-                self.description = (f"sparse_inverse(rho={rho:g}, "
-                                    f"{self.L.nnz / n:.0f} per column)")
+                self.description = f"sparse_inverse({label}, {self.L.nnz / n:.0f} per column)"
                 return
         if kind == "sparse_inverse":  # where it does not apply, or does not fit
             kind = "auto"
@@ -1425,12 +1470,16 @@ def solve_iterative(
         ``"sparse_inverse"``: a sparse approximate inverse Cholesky factor, Z^-1 ~ L L^T, by
         Kullback-Leibler minimisation over a coarse-to-fine ordering of the points
         (`metric_magnitude.solvers._sparse_inverse`; points under the euclidean or
-        cityblock metric only). ``"nystrom+block_jacobi"``: randomly pivoted Cholesky
-        (Nystrom) of adaptive rank plus block Jacobi over the k-d leaves of its residual;
-        ``"nystrom"`` and ``"block_jacobi"``: one part alone. ``"auto"``: the sparse
-        inverse for euclidean points in up to 3 dimensions at small and middle scales (2 to
-        4 times fewer iterations in R^3; from 50,000 points at small scales with a
-        richer pattern, rho = 5 instead of 4), else Nystrom plus block Jacobi.
+        cityblock metric only): in up to 3 dimensions each column holds the later points
+        within a radius of a multilevel grid's length scale, in more dimensions each
+        point's 20 nearest later points in a random order. ``"nystrom+block_jacobi"``:
+        randomly pivoted Cholesky (Nystrom) of adaptive rank plus block Jacobi over the
+        k-d leaves of its residual; ``"nystrom"`` and ``"block_jacobi"``: one part alone.
+        ``"auto"``: the sparse inverse for euclidean points in up to 3 dimensions at small
+        and middle scales (2 to 4 times fewer iterations in R^3; from 50,000 points at
+        small scales with a richer pattern, rho = 5 instead of 4), and in more dimensions
+        where a sampled spread of Z(t) is at least 0.4% of n (about 2x fewer iterations
+        in R^10 at |tX| ~ n/10); else Nystrom plus block Jacobi.
     rank : int, optional
         Largest Nystrom rank (default 512, less where memory is short).
     warm_start : bool, default=True
