@@ -101,7 +101,8 @@ def pattern(P: np.ndarray, p: float, rho: float, levels=None):
     return colptr, rows
 
 
-def neighbour_pattern(P: np.ndarray, p: float, k: int, seed: int = 0, eps: float = 1.0):
+def neighbour_pattern(P: np.ndarray, p: float, k: int, seed: int = 0, eps: float = 1.0,
+                      threads: int = 1):
     """The sparsity of L for points in many dimensions: for column i, i itself first, then
     (about) its k nearest among the points ordered after it, in a random order.
 
@@ -115,7 +116,8 @@ def neighbour_pattern(P: np.ndarray, p: float, k: int, seed: int = 0, eps: float
     2k + 1 neighbours (at least k of them later, for all but unlucky points) with the
     tree's approximate search (each within 1 + ``eps`` of the true distance): at 100,000
     points in R^10 the exact search took 46 s, ``eps = 1`` 3.3 s, and CG's iterations did
-    not change (20,000 points, docs/large-n.md). Returns (colptr, rows) as in CSC.
+    not change (20,000 points, docs/large-n.md); the queries run on ``threads`` threads.
+    Returns (colptr, rows) as in CSC.
     """
     n = P.shape[0]
     pos = np.random.default_rng(seed).permutation(n)  # each point's place in the order
@@ -126,7 +128,7 @@ def neighbour_pattern(P: np.ndarray, p: float, k: int, seed: int = 0, eps: float
         b = min(n, a + size)
         block, seen = order[a:b], order[a:]
         kk = min(seen.shape[0], 2 * k + 1)
-        _, J = cKDTree(P[seen]).query(P[block], k=kk, p=p, eps=eps)
+        _, J = cKDTree(P[seen]).query(P[block], k=kk, p=p, eps=eps, workers=threads)
         J = seen[np.asarray(J).reshape(block.shape[0], kk)]
         later = pos[J] > pos[block][:, None]
         keep = later & (np.cumsum(later, axis=1) <= k)  # the k nearest later ones

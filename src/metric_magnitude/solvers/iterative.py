@@ -923,7 +923,8 @@ def _neighbour_pattern(op: SimilarityOperator):
         k = _SPARSE_INVERSE_NEIGHBOURS
         # rows and values, the transpose's copy, and the search's 2k + 1 candidates
         fits = 32.0 * (k + 1) * op.n + 16.0 * (2 * k + 1) * op.n <= 0.25 * available_memory()
-        cache["neighbours"] = neighbour_pattern(op._P, op._p, k) if fits else False
+        cache["neighbours"] = (neighbour_pattern(op._P, op._p, k, threads=op.threads)
+                                 if fits else False)
     return cache["neighbours"] or None
 
 
