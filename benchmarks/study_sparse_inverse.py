@@ -16,9 +16,9 @@ Usage::
     .venv/bin/python benchmarks/study_sparse_inverse.py --n 100000 --rhos 4 5 --scales 0.15
 
 In more than 3 dimensions the sparse inverse's pattern is each point's 20 nearest later
-points in a random order, and "auto" picks it where the sampled spread fraction (mean of
-1 / row sum of Z over 128 rows) is at least 0.004; the table shows that fraction and what
-"auto" picks::
+points in a random order, and "auto" picks it (in up to 20 dimensions) where the sampled
+spread fraction (mean of 1 / row sum of Z over 128 rows) is at least 0.003; the table
+shows that fraction and what "auto" picks::
 
     .venv/bin/python benchmarks/study_sparse_inverse.py --n 20000 --d 10 --scales 0.7 1 1.3 1.69 3
 

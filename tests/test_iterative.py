@@ -222,9 +222,9 @@ def test_after_a_failed_certificate_only_the_rigorous_estimate_triggers_the_next
         geometric(prep, t, state)[0] * 1e-3, "separation"))
     made = []
 
-    def counted(S, x, state):
+    def counted(S, x, state, **kwargs):
         made.append(S.t)
-        return certify(S, x, state)
+        return certify(S, x, state, **kwargs)
 
     monkeypatch.setattr(iterative, "_certify", counted)
     X = np.random.default_rng(3).standard_normal((1500, 3))
@@ -581,6 +581,10 @@ def test_sparse_inverse_in_many_dimensions_where_the_spread_is_large(monkeypatch
     small = solve_iterative(X, 0.3, rtol=1e-9, preconditioner="sparse_inverse")
     assert small.preconditioners[0].startswith("sparse_inverse(neighbours")
     assert _contains(small, exact[:1]) and small.gap[0] <= 1e-9
+    # above _NEIGHBOUR_MAX_DIM dimensions "auto" keeps Nystrom plus block Jacobi
+    monkeypatch.setattr(iterative, "_NEIGHBOUR_MAX_DIM", 7)
+    assert solve_iterative(X, 1.5, rtol=1e-6).preconditioners[0].startswith("nystrom")
+    monkeypatch.setattr(iterative, "_NEIGHBOUR_MAX_DIM", 20)
     # where the pattern would not fit: Nystrom plus block Jacobi
     monkeypatch.setattr(iterative, "_SPARSE_INVERSE_NEIGHBOURS", 10**12)
     fallback = solve_iterative(X, 1.5, rtol=1e-9)

@@ -63,6 +63,55 @@ def test_distance_weighted_product_is_d_times_z(kernel, metric):
         assert np.max(np.abs(plain - np.exp(-t * D) @ V)) <= 1e-13 * np.abs(plain).max()
 
 
+@pytest.mark.parametrize("kernel", ["numpy", "numba"])
+def test_both_products_in_one_pass_are_the_two_products(kernel):
+    # distance_weighted="both": [Z V, (D o Z) V] from one pass over the pairs, each as its
+    # own product computes it (same entries, same sums; the block sizes may differ)
+    if kernel == "numba":
+        pytest.importorskip("numba")
+    X = _cloud(700, 3, seed=6)
+    X[350:] += 30.0
+    op = SimilarityOperator(X, kernel=kernel, leaf=32)
+    V = _cloud(700, 3, seed=7)
+    for t in (0.05, 2.0, 40.0):
+        for S in (op.scaled(t), op.scaled(t, far_field_budget=1e-6)):
+            both = S.apply(V, distance_weighted="both")
+            assert both.shape == (700, 6)
+            plain, weighted = S.apply(V), S.apply(V, distance_weighted=True)
+            for got, ref in ((both[:, :3], plain), (both[:, 3:], weighted)):
+                assert np.max(np.abs(got - ref)) <= 1e-14 * np.max(np.abs(ref))
+
+
+def test_cg_derivative_comes_with_the_last_certificate(monkeypatch):
+    # along a chain, the certificate that succeeds computes the derivative in the same
+    # pass: far fewer separate products with D o Z than scales, the same bounds
+    from metric_magnitude.solvers import iterative
+
+    X = _cloud(2500, 3, seed=8)
+    ts = np.geomspace(0.05, 20.0, 8)
+    exact = mm.magnitude_derivative(X, ts, method="cholesky")
+    separate = []
+    derivative = iterative._derivative
+
+    def counted(S, x, weight_error):
+        separate.append(S.t)
+        return derivative(S, x, weight_error)
+
+    monkeypatch.setattr(iterative, "_derivative", counted)
+    res = solve_iterative(X, ts, rtol=1e-8, derivative=True, weights=False)
+    assert len(separate) <= 2, separate
+    err = np.abs(res.derivative - exact)
+    assert np.all(err <= res.derivative_error) and np.all(res.derivative_error < np.inf)
+    assert np.all(err <= 1e-5 * exact)  # first order in the weights' error
+    # where the solve truncates the far field, the derivative is its own product
+    X[1250:] += 12.0  # far enough to skip, not to underflow
+    separate.clear()
+    res = solve_iterative(X, 30.0, rtol=1e-6, derivative=True, weights=False)
+    assert separate == [30.0]
+    assert abs(res.derivative[0] - mm.magnitude_derivative(X, 30.0, method="cholesky")) \
+        <= res.derivative_error[0]
+
+
 def test_distance_weighted_product_from_a_distance_matrix():
     X = _cloud(300, 2, seed=3)
     D = mm.distance_matrix(X)

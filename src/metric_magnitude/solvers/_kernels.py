@@ -205,22 +205,48 @@ def _exp_array(x):  # pragma: no cover - compiled
 
 
 @njit(**_JIT)
+def _add_row(buf, VT, YT, colacc, src, dst, i, j0, b1, off, w, zero):  # pragma: no cover
+    """YT[dst, i] += buf[:w] . VT[src, j0:b1] and colacc[dst, off:off + w] += buf VT[src, i]."""
+    vi = VT[src, i]
+    vrow = VT[src, j0:b1]
+    acc = colacc[dst, off:off + w]
+    w4 = w - w % 4
+    s0 = zero
+    s1 = zero
+    s2 = zero
+    s3 = zero
+    for jj in range(0, w4, 4):
+        s0 += buf[jj] * vrow[jj]
+        s1 += buf[jj + 1] * vrow[jj + 1]
+        s2 += buf[jj + 2] * vrow[jj + 2]
+        s3 += buf[jj + 3] * vrow[jj + 3]
+    for jj in range(w4, w):
+        s0 += buf[jj] * vrow[jj]
+    for jj in range(w):
+        acc[jj] += buf[jj] * vi
+    YT[dst, i] += (s0 + s1) + (s2 + s3)
+
+
+@njit(**_JIT)
 def _leaf_product(PT, VT, YT, r0, r1, cols, t, metric, track, block,
                   weighted):  # pragma: no cover
     """YT += (Z restricted to pairs (i, j), j > i, i in r0:r1, j in cols) applied both ways.
 
-    PT: points transposed (d, n); VT, YT: (m, n); cols: (k, 2) column ranges, each either
-    the leaf itself (r0, r1) or entirely to its right. The diagonal (Z_ii = 1) is added too
-    when (r0, r1) is among the ranges. With ``weighted``, the entries are D_ij Z_ij instead
-    (zero diagonal). Returns (min, max) of the distances met (when track).
+    PT: points transposed (d, n); VT: (m, n); YT: (m, n), or (2 m, n) for ``weighted`` 2;
+    cols: (k, 2) column ranges, each either the leaf itself (r0, r1) or entirely to its
+    right. The diagonal (Z_ii = 1) is added too when (r0, r1) is among the ranges.
+    ``weighted``: 0 for Z, 1 for D o Z (zero diagonal), 2 for both (Z V in YT's first m
+    rows, (D o Z) V in the next m: each entry and sum computed as by the two products
+    alone, so the same bits). Returns (min, max) of the distances met (when track).
     """
     d = PT.shape[0]
     m = VT.shape[0]
+    mo = YT.shape[0]
     # float64, or float32 for precision="mixed" (PT and VT of that type; YT stays float64)
     buf = np.empty(block, PT.dtype)
     kbuf = np.empty(block, PT.dtype)
     dbuf = np.empty(block if weighted else 0, PT.dtype)
-    colacc = np.empty((m, block), PT.dtype)
+    colacc = np.empty((mo, block), PT.dtype)
     zero = np.zeros(1, PT.dtype)[0]
     # extreme distances per column slot (selects, which vectorise), reduced once at the
     # end: a running scalar min and max made the tracking product 50% slower than the
@@ -231,7 +257,7 @@ def _leaf_product(PT, VT, YT, r0, r1, cols, t, metric, track, block,
     for q in range(cols.shape[0]):
         c0 = cols[q, 0]
         c1 = cols[q, 1]
-        if c0 == r0 and not weighted:  # the diagonal block: Z_ii = 1 exactly
+        if c0 == r0 and weighted != 1:  # the diagonal block: Z_ii = 1 exactly
             for mm in range(m):
                 yseg = YT[mm, r0:r1]
                 vseg = VT[mm, r0:r1]
@@ -287,29 +313,18 @@ def _leaf_product(PT, VT, YT, r0, r1, cols, t, metric, track, block,
                     for jj in range(w):
                         dbuf[jj] = buf[jj]
                 _exp_block(buf, kbuf, w, neg_t)
-                if weighted:
+                if weighted == 1:
                     for jj in range(w):
                         buf[jj] *= dbuf[jj]
-                w4 = w - w % 4
-                for mm in range(m):
-                    vi = VT[mm, i]
-                    vrow = VT[mm, j0:b1]
-                    acc = colacc[mm, off:off + w]
-                    s0 = zero
-                    s1 = zero
-                    s2 = zero
-                    s3 = zero
-                    for jj in range(0, w4, 4):
-                        s0 += buf[jj] * vrow[jj]
-                        s1 += buf[jj + 1] * vrow[jj + 1]
-                        s2 += buf[jj + 2] * vrow[jj + 2]
-                        s3 += buf[jj + 3] * vrow[jj + 3]
-                    for jj in range(w4, w):
-                        s0 += buf[jj] * vrow[jj]
+                elif weighted == 2:
                     for jj in range(w):
-                        acc[jj] += buf[jj] * vi
-                    YT[mm, i] += (s0 + s1) + (s2 + s3)
-            for mm in range(m):
+                        dbuf[jj] *= buf[jj]
+                for mm in range(m):
+                    _add_row(buf, VT, YT, colacc, mm, mm, i, j0, b1, off, w, zero)
+                if weighted == 2:
+                    for mm in range(m):
+                        _add_row(dbuf, VT, YT, colacc, mm, m + mm, i, j0, b1, off, w, zero)
+            for mm in range(mo):
                 yseg = YT[mm, b0:b1]
                 cseg = colacc[mm]
                 for jj in range(b1 - b0):
@@ -381,12 +396,13 @@ def _float32_distance_bounds(lo: float, hi: float, d: int, diameter: float):
 
 
 def apply_product(S, V: np.ndarray, track_min: bool = False, leaves=None,
-                  distance_weighted: bool = False, single: bool = False) -> np.ndarray:
+                  distance_weighted: bool | str = False, single: bool = False) -> np.ndarray:
     """Z~ @ V for a `_ScaledSimilarity` S (sorted order), as its numpy ``apply`` computes it.
 
     V has shape (n, m). Updates ``S.min_distance`` / ``S.max_distance`` when ``track_min``.
     ``leaves``: only the tiles of these row leaves (as ``apply(leaves=...)``).
-    ``distance_weighted``: (D o Z~) @ V instead.
+    ``distance_weighted``: (D o Z~) @ V instead; ``"both"``: [Z~ V, (D o Z~) V], shape
+    (n, 2 m), from one pass over the pairs (each computed as by its own product).
     ``single``: distances, exponentials and the sums within a column block in float32
     (about 2.2x faster, measured in ``bench_kernels.py``), accumulated in float64; the
     error of an entry of the product is then below u32 (4 + t d diam) times the same
@@ -399,6 +415,8 @@ def apply_product(S, V: np.ndarray, track_min: bool = False, leaves=None,
 
     op = S.op
     n, m = V.shape
+    mode = 2 if distance_weighted == "both" else int(bool(distance_weighted))
+    mo = 2 * m if mode == 2 else m
     metric = METRICS[op.metric]
     PT = _transposed_points(op, single)
     scale = 1.0
@@ -406,12 +424,12 @@ def apply_product(S, V: np.ndarray, track_min: bool = False, leaves=None,
         # float32 keeps 8 exponent bits: scale V to at most 1 so no product overflows
         scale = float(np.max(np.abs(V), initial=0.0))
         if not scale > 0:
-            return np.zeros((n, m))
+            return np.zeros((n, mo))
         VT = np.ascontiguousarray((V / scale).T, dtype=np.float32)
     else:
         VT = np.ascontiguousarray(V.T)
     starts = op.starts
-    block = _block_size(op.dim, m, op.leaf)
+    block = _block_size(op.dim, mo, op.leaf)
     # per leaf: its own block, then the column ranges to its right that are computed
     jobs = []
     for i in range(op.n_leaves) if leaves is None else leaves:
@@ -422,10 +440,9 @@ def apply_product(S, V: np.ndarray, track_min: bool = False, leaves=None,
 
     def leaf(YT, job):
         _, r0, r1, cols = job
-        return _leaf_product(PT, VT, YT, r0, r1, cols, S.t, metric, track_min, block,
-                             distance_weighted)
+        return _leaf_product(PT, VT, YT, r0, r1, cols, S.t, metric, track_min, block, mode)
 
-    YT, lo, hi = _run_jobs(jobs, [job[0] for job in jobs], op.threads, (m, n), leaf)
+    YT, lo, hi = _run_jobs(jobs, [job[0] for job in jobs], op.threads, (mo, n), leaf)
     if track_min:
         if single:
             lo, hi = _float32_distance_bounds(lo, hi, op.dim, op.diameter_bound)

@@ -144,10 +144,16 @@ _SPARSE_INVERSE_MAX_T_SCALE = 1.5
 # neighbours in a random order (`_sparse_inverse.neighbour_pattern`), and "auto" picks it
 # where a sampled spread of Z(t) is at least this fraction of n: below, Z is dominated by
 # its smooth part, which Nystrom captures and the neighbours do not (20,000 Gaussian
-# points in R^5, R^10 and R^20, study_neighbour_inverse.py: equal iterations at spread
-# fractions of about 0.003, fewer below with Nystrom, above with the neighbours)
+# points in R^5, R^10 and R^20, study_sparse_inverse.py: equal iterations at spread
+# fractions of about 0.003, fewer below with Nystrom, above with the neighbours), in up
+# to _NEIGHBOUR_MAX_DIM dimensions (measured up to R^20; beyond, a k-d tree's search
+# degrades towards brute force)
 _SPARSE_INVERSE_NEIGHBOURS = 20
-_NEIGHBOUR_MIN_SPREAD = 0.004
+# with derivative=True, a certificate that its own bound predicts to succeed computes the
+# derivative's product in the same pass (study_fused_derivative.py)
+_FUSE_DERIVATIVE = True
+_NEIGHBOUR_MIN_SPREAD = 0.003
+_NEIGHBOUR_MAX_DIM = 20
 _SPREAD_SAMPLE = 128
 # far-field entries skipped per row, relative to rtol: their effect on the bounds is about
 # this fraction of the requested gap
@@ -533,13 +539,14 @@ class _ScaledSimilarity:
 
     # ------------------------------------------------------------------ products
     def apply(self, V: np.ndarray, track_min: bool = False,
-              distance_weighted: bool = False, single: bool = False) -> np.ndarray:
+              distance_weighted: bool | str = False, single: bool = False) -> np.ndarray:
         """Z~ @ V (sorted order), Z~ = Z with the skipped far-field entries set to 0.
 
         With ``distance_weighted``, (D o Z~) @ V instead: the product behind the derivative
-        d|tX|/dt = w^T (D o Z) w. With ``single`` (numba kernels only; ignored otherwise),
-        in float32: uncertified, see `_kernels.apply_product` (the tracked distances are
-        rigorous bounds all the same).
+        d|tX|/dt = w^T (D o Z) w; with ``"both"``, [Z~ V, (D o Z~) V] (shape (n, 2 m)) from
+        one pass over the pairs (the distances and exponentials shared). With ``single``
+        (numba kernels only; ignored otherwise), in float32: uncertified, see
+        `_kernels.apply_product` (the tracked distances are rigorous bounds all the same).
         """
         V = np.ascontiguousarray(V, dtype=np.float64)
         if V.ndim == 1:
@@ -551,6 +558,7 @@ class _ScaledSimilarity:
                                  single=single)
         op = self.op
         n, m = V.shape
+        both = distance_weighted == "both"
         t = self.t
         starts = op.starts
         sizes = np.diff(starts)
@@ -568,7 +576,7 @@ class _ScaledSimilarity:
                 local_min = min(local_min, float(T.min()))
                 np.fill_diagonal(T, 0.0)
             T = _tile_entries(T, t, distance_weighted)
-            acc[r0:r1] += T @ Vi
+            acc[r0:r1] += T @ Vi if not both else np.hstack([T[0] @ Vi, T[1] @ Vi])
             width = max(1, _CHUNK_ENTRIES // (r1 - r0))
             for a, b in self.near[i]:
                 for c0 in range(a, b, width):
@@ -578,11 +586,13 @@ class _ScaledSimilarity:
                         local_min = min(local_min, float(T.min()))
                         local_max = max(local_max, float(T.max()))
                     T = _tile_entries(T, t, distance_weighted)
-                    acc[r0:r1] += T @ V[c0:c1]
-                    acc[c0:c1] += T.T @ Vi
+                    for k, Tk in enumerate((T[0], T[1]) if both else (T,)):
+                        acc[r0:r1, k * m:(k + 1) * m] += Tk @ V[c0:c1]
+                        acc[c0:c1, k * m:(k + 1) * m] += Tk.T @ Vi
             return local_min, local_max
 
-        Y, lo, hi = _run_jobs(list(range(op.n_leaves)), work, op.threads, (n, m), leaf_tiles)
+        Y, lo, hi = _run_jobs(list(range(op.n_leaves)), work, op.threads,
+                              (n, 2 * m if both else m), leaf_tiles)
         if track_min:
             self.min_distance = min(self.min_distance, lo)
             self.max_distance = max(self.max_distance, hi)
@@ -667,8 +677,12 @@ def _run_jobs(jobs: list, work: list, threads: int, shape: tuple, do_job):
     return total, min(r[1] for r in results), max(r[2] for r in results)
 
 
-def _tile_entries(T: np.ndarray, t: float, distance_weighted: bool) -> np.ndarray:
-    """exp(-t T) in place, or T * exp(-t T) (a new array) when ``distance_weighted``."""
+def _tile_entries(T: np.ndarray, t: float, distance_weighted: bool | str):
+    """exp(-t T) in place, or T * exp(-t T) (a new array) when ``distance_weighted``, or
+    both (a pair of arrays) when it is ``"both"``."""
+    if distance_weighted == "both":
+        E = np.exp(T * -t)
+        return E, E * T
     if distance_weighted:
         E = np.exp(T * -t)
         E *= T
@@ -875,12 +889,13 @@ def _sparse_inverse_pays(op: SimilarityOperator, t: float) -> bool:
     of the ordering is at most _SPARSE_INVERSE_MAX_T_SCALE (beyond, Z is so close to the
     identity that both preconditioners need a few iterations, and the factor costs more:
     measured crossovers t * median = 1.3 at 10,000 and 1.6 at 100,000 points in R^3); in
-    more dimensions (the neighbour pattern), where the sampled spread fraction is at least
-    _NEIGHBOUR_MIN_SPREAD."""
+    more dimensions (the neighbour pattern, up to _NEIGHBOUR_MAX_DIM), where the sampled
+    spread fraction is at least _NEIGHBOUR_MIN_SPREAD."""
     if not (_sparse_inverse_applies(op) and op.metric == "euclidean"):
         return False
     if op.dim > _SPARSE_INVERSE_MAX_DIM:
-        return _sampled_spread_fraction(op, t) >= _NEIGHBOUR_MIN_SPREAD
+        return (op.dim <= _NEIGHBOUR_MAX_DIM
+                and _sampled_spread_fraction(op, t) >= _NEIGHBOUR_MIN_SPREAD)
     return _sparse_inverse_t_scale(op, t) <= _SPARSE_INVERSE_MAX_T_SCALE
 
 
@@ -1075,16 +1090,24 @@ class _Certificate:
     rowsums: np.ndarray | None
     weight_error: float
     norm: float  # certified bound on ||Z||_2 (largest row sum)
+    derivative: tuple[float, float] | None = None  # (x^T (D o Z) x, its error bound)
 
 
-def _certify(S: _ScaledSimilarity, x: np.ndarray, state: dict) -> _Certificate:
-    """Certified bounds on |tX| from x, by one explicit product Z~ [x, |x| (, 1)]."""
+def _certify(S: _ScaledSimilarity, x: np.ndarray, state: dict,
+             derivative: bool = False) -> _Certificate:
+    """Certified bounds on |tX| from x, by one explicit product Z~ [x, |x| (, 1)].
+
+    ``derivative``: also d|tX|/dt from x (`_derivative`'s value and bound), by the same
+    pass over the pairs (Z~ must then be Z up to underflow: no far-field truncation).
+    """
     n = S.n
     ax = np.abs(x)
-    need_rows = state.get("rowsums") is None
+    need_rows = derivative or state.get("rowsums") is None
     V = np.column_stack([x, ax, np.ones(n)] if need_rows else [x, ax])
-    Y = _product(S, V, state)
-    if need_rows:
+    Y = _product(S, V, state, distance_weighted="both" if derivative else False)
+    if derivative:
+        Y, Yw = Y[:, :3], Y[:, 3:]
+    if state.get("rowsums") is None:
         state["rowsums"] = Y[:, 2].copy()
     Zx, Zax = Y[:, 0], Y[:, 1]
     # rounding: gamma_m for the products (S.sum_terms terms per entry), and numpy's pairwise
@@ -1140,7 +1163,8 @@ def _certify(S: _ScaledSimilarity, x: np.ndarray, state: dict) -> _Certificate:
         upper, floor_upper = min(upper, float(n)), min(floor_upper, float(n))
     norm = float(np.max(rows * infl + S.eps_row))
     return _Certificate(lower, upper, lam if lam > 0 else 0.0, source if lam > 0 else "none",
-                        r, rnorm, rfloor, floor_upper - floor_lower, rows, werr, norm)
+                        r, rnorm, rfloor, floor_upper - floor_lower, rows, werr, norm,
+                        _derivative_from_products(S, x, Yw, werr) if derivative else None)
 
 
 # --------------------------------------------------------------------------- PCG
@@ -1160,10 +1184,11 @@ class _ScaleOutcome:
     reason: str
     weight_error: float
     rcond: float
+    derivative: tuple[float, float] | None = None  # from the final certificate's pass
 
 
 def _product(S: _ScaledSimilarity, V: np.ndarray, state: dict,
-             single: bool = False) -> np.ndarray:
+             single: bool = False, distance_weighted: bool | str = False) -> np.ndarray:
     """Z~ V, counting products; the first product of a solve also finds the separation.
 
     ``single``: in float32 (uncertified; search directions only). The first product may be
@@ -1172,7 +1197,7 @@ def _product(S: _ScaledSimilarity, V: np.ndarray, state: dict,
     for the iterations either) it is computed again in float64.
     """
     track = state["min_distance"] is None
-    Y = S.apply(V, track_min=track, single=single)
+    Y = S.apply(V, track_min=track, single=single, distance_weighted=distance_weighted)
     state["matvecs"] += 1
     if track:
         _record_distances(S, state)
@@ -1181,7 +1206,7 @@ def _product(S: _ScaledSimilarity, V: np.ndarray, state: dict,
             # float32 cannot tell these points apart well enough: exact distances, and a
             # float64 product, from the start
             S.min_distance, S.max_distance = np.inf, 0.0
-            Y = S.apply(V, track_min=True)
+            Y = S.apply(V, track_min=True, distance_weighted=distance_weighted)
             state["matvecs"] += 1
             _record_distances(S, state)
     return Y
@@ -1301,10 +1326,13 @@ def _pcg(S, M, x0, rtol, maxiter, state) -> _ScaleOutcome:
         # fired certificates that failed by 1.2 to 2.5x in the residual (20,000 points in
         # R^3, t = 0.08 to 0.25), and a third followed
         attempt_conv = (1e-2 if lam <= 0 else 1e-4) * conv_scale
-        if lower_est > 0 and (res_est <= attempt * rtol * lower_est
-                              or (abs(rz_new) <= attempt_conv * rtol * lower_est
-                                  and (lam <= 0 or not certified_once))):
-            cert = _certify(S, x, state)
+        by_residual = res_est <= attempt * rtol * lower_est
+        if lower_est > 0 and (by_residual or (abs(rz_new) <= attempt_conv * rtol * lower_est
+                                              and (lam <= 0 or not certified_once))):
+            # the derivative in the same pass where this certificate is likely the last
+            # (its own bound predicts success): the pairs' distances and exponentials
+            # are most of a product's cost
+            cert = _certify(S, x, state, derivative=state["fuse_derivative"] and by_residual)
             certified_once = True
             best_lo, best_up = max(best_lo, cert.lower), min(best_up, cert.upper)
             if best_up - best_lo <= rtol * best_lo:
@@ -1356,7 +1384,7 @@ def _outcome(x, lo, up, cert, it, state, ok, reason) -> _ScaleOutcome:
     s = float(x.sum())
     est = min(max(s, lo), up) if lo <= up else s
     return _ScaleOutcome(x, est, lo, up, cert.lam, cert.source, it, state["matvecs"], ok,
-                         reason, cert.weight_error, cert.lam / cert.norm)
+                         reason, cert.weight_error, cert.lam / cert.norm, cert.derivative)
 
 
 # --------------------------------------------------------------------------- driver
@@ -1478,9 +1506,9 @@ def solve_iterative(
         k-d leaves of its residual; ``"nystrom"`` and ``"block_jacobi"``: one part alone.
         ``"auto"``: the sparse inverse for euclidean points in up to 3 dimensions at small
         and middle scales (2 to 4 times fewer iterations in R^3; from 50,000 points at
-        small scales with a richer pattern, rho = 5 instead of 4), and in more dimensions
-        where a sampled spread of Z(t) is at least 0.4% of n (about 2x fewer iterations
-        in R^10 at |tX| ~ n/10); else Nystrom plus block Jacobi.
+        small scales with a richer pattern, rho = 5 instead of 4), and in 4 to 20
+        dimensions where a sampled spread of Z(t) is at least 0.3% of n (about 2x fewer
+        iterations in R^10 at |tX| ~ n/10); else Nystrom plus block Jacobi.
     rank : int, optional
         Largest Nystrom rank (default 512, less where memory is short).
     warm_start : bool, default=True
@@ -1598,9 +1626,15 @@ def derivative_error_bound(Ax_norm: float, row_sum_max: float, rounding: float,
 def _derivative(S: _ScaledSimilarity, x: np.ndarray, weight_error: float):
     """(x^T (D o Z~) x, its `derivative_error_bound`) for x in S's sorted order: one
     product with three columns (x, |x| for the rounding, and 1 for the row sums)."""
+    Y = S.apply(np.column_stack([x, np.abs(x), np.ones(S.n)]), distance_weighted=True)
+    return _derivative_from_products(S, x, Y, weight_error)
+
+
+def _derivative_from_products(S: _ScaledSimilarity, x: np.ndarray, Y: np.ndarray,
+                              weight_error: float) -> tuple[float, float]:
+    """`_derivative` from Y = (D o Z~) [x, |x|, 1]."""
     n = S.n
     ax = np.abs(x)
-    Y = S.apply(np.column_stack([x, ax, np.ones(n)]), distance_weighted=True)
     value = float(x @ Y[:, 0])
     g = 1.01 * (S.sum_terms + n) * _U + S.entry_rel_error() + S.op.distance_rel_error
     rounding = g * float(ax @ Y[:, 1]) * (1.0 + g)
@@ -1654,6 +1688,10 @@ def _solve_scales(scales, prep, state, rtol, maxiter, preconditioner, max_rank, 
         else:
             state["geo_lam"], state["geo_source"] = 0.0, "none"
         x0 = np.column_stack(history[::-1]) if (warm_start and history) else None
+        # the derivative has no far-field truncation (only pairs whose entries underflow
+        # are skipped); where the solve's Z~ skips no more, its certificate computes it too
+        S_full = op.scaled(t) if derivative else None
+        state["fuse_derivative"] = derivative and _FUSE_DERIVATIVE and S_full.near == S.near
         res = _pcg(S, M, x0, rtol, maxiter, state)
         history = [*history, res.x][-_WARM_HISTORY:]
         out["mag"][i], out["lo"][i], out["up"][i] = res.estimate, res.lower, res.upper
@@ -1666,8 +1704,8 @@ def _solve_scales(scales, prep, state, rtol, maxiter, preconditioner, max_rank, 
         if W is not None:
             W[i] = res.x[op.iperm]
         if derivative:
-            # no far-field truncation: only pairs whose entries underflow are skipped
-            out["der"][i], out["derr"][i] = _derivative(op.scaled(t), res.x, res.weight_error)
+            out["der"][i], out["derr"][i] = (res.derivative if res.derivative is not None
+                                             else _derivative(S_full, res.x, res.weight_error))
         if not res.certified:
             msg = _failure_message(res, t, rtol)
             if strict:
