@@ -149,12 +149,12 @@ _SPARSE_INVERSE_MAX_T_SCALE = 1.5
 # to _NEIGHBOUR_MAX_DIM dimensions (measured up to R^20; beyond, a k-d tree's search
 # degrades towards brute force)
 _SPARSE_INVERSE_NEIGHBOURS = 20
-# with derivative=True, a certificate that its own bound predicts to succeed computes the
-# derivative's product in the same pass (study_fused_derivative.py)
-_FUSE_DERIVATIVE = True
 _NEIGHBOUR_MIN_SPREAD = 0.003
 _NEIGHBOUR_MAX_DIM = 20
 _SPREAD_SAMPLE = 128
+# with derivative=True, a certificate that its own bound predicts to succeed computes the
+# derivative's product in the same pass (study_fused_derivative.py)
+_FUSE_DERIVATIVE = True
 # far-field entries skipped per row, relative to rtol: their effect on the bounds is about
 # this fraction of the requested gap
 _FAR_FIELD_BUDGET = 0.05
@@ -901,9 +901,9 @@ def _sparse_inverse_pays(op: SimilarityOperator, t: float) -> bool:
 
 def _sampled_spread_fraction(op: SimilarityOperator, t: float,
                              sample: int = _SPREAD_SAMPLE) -> float:
-    """The mean of 1 / (row sum of Z(t)) over a random sample of rows: the spread of the
-    space (sum of 1 / row sums, a lower bound on magnitude) over n, estimated from
-    ``sample`` full rows (exact where n <= sample). How far Z(t) is from its smooth part."""
+    """The mean of 1 / (row sum of Z(t)) over a random sample of rows: Willerton's spread
+    of the space (sum of 1 / row sums) over n, estimated from ``sample`` full rows (exact
+    where n <= sample). How far Z(t) is from its smooth part."""
     n = op.n
     idx = np.random.default_rng(0).choice(n, size=min(n, sample), replace=False)
     rows = np.zeros(idx.shape[0])
@@ -1332,7 +1332,8 @@ def _pcg(S, M, x0, rtol, maxiter, state) -> _ScaleOutcome:
             # the derivative in the same pass where this certificate is likely the last
             # (its own bound predicts success): the pairs' distances and exponentials
             # are most of a product's cost
-            cert = _certify(S, x, state, derivative=state["fuse_derivative"] and by_residual)
+            fuse = state.get("fuse_derivative", False) and by_residual
+            cert = _certify(S, x, state, derivative=fuse)
             certified_once = True
             best_lo, best_up = max(best_lo, cert.lower), min(best_up, cert.upper)
             if best_up - best_lo <= rtol * best_lo:
