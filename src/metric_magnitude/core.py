@@ -24,21 +24,23 @@ LARGE_N_METHODS = ITERATIVE_METHODS + STRUCTURED_METHODS
 
 # method="auto" tries the sparse truncation at a scale only for at least this many distinct
 # points, and only where a sample estimates that the truncated Z(t) keeps at most this
-# fraction of its entries: the first where the dense solver is the alternative, the others
-# where cg is (with its numba kernel, and with numpy alone). Measured (docs/large-n.md, "How
-# auto chooses"): the sparse solver beats the dense Cholesky up to a kept fraction of about
-# 0.3 at n = 1,000, 0.4 at 2,000, 0.45 at 5,000 and beyond 0.2 (6x faster there) at 10,000;
-# it broke even with cg near 0.035 at n = 10,000 and 20,000 (numba kernel, before cg's
-# float32 products; 0.1 at 5,000), and near 0.2 and 0.14 with the numpy kernel. Under 2,000
-# points every method takes well under 0.2 s and the dense result is exact.
+# fraction of its entries: the first where the dense solver is the alternative, the second
+# where cg is. Measured (docs/large-n.md, "How auto chooses"): the sparse solver beats the
+# dense Cholesky up to a kept fraction of about 0.3 at n = 1,000, 0.4 at 2,000, 0.45 at
+# 5,000 and beyond 0.2 (6x faster there) at 10,000; it broke even with cg near 0.035 at
+# n = 10,000 and 20,000 (numba kernel, before cg's float32 products; 0.1 at 5,000). Under
+# 2,000 points every method takes well under 0.2 s and the dense result is exact.
 _SPARSE_MIN_N = 2000
 _SPARSE_MAX_DENSITY = 0.3
-_SPARSE_MAX_DENSITY_VS_CG = {"numba": 0.03, "numpy": 0.1}
-# ... and against cg with its numba kernel, at most this many kept entries a row: since cg's
-# float32 products and sparse-inverse preconditioner the crossover fell with n, to a kept
-# fraction of 0.0085 at n = 20,000 (170 a row) and about 0.002 at 100,000 (200 a row),
-# where the sparse solve at 0.019 took 2.6x cg's time and 6.1 GB (cg: about 0.5 GB)
-# (benchmarks/study_sparse_vs_cg.py, docs/large-n.md "The crossovers, measured")
+_SPARSE_MAX_DENSITY_VS_CG = 0.03
+# ... and against cg, at most this many kept entries a row: since cg's float32 products and
+# sparse-inverse preconditioner the crossover fell with n, to a kept fraction of 0.0085 at
+# n = 20,000 (170 a row) and about 0.002 at 100,000 (200 a row), where the sparse solve at
+# 0.019 took 2.6x cg's time and 6.1 GB (cg: about 0.5 GB). Without numba (cg on the numpy
+# tiles, in float64) the sparse solver did not win either: 1.06 to 1.1x cg's time at 0.0011
+# to 0.0085 and 1.3 to 2.4x at 0.03 to 0.26 (20,000 points), 1.3x and 1.4x at 0.0067 and
+# 0.0023 (100,000), where the limit used to be 10% (benchmarks/study_sparse_vs_cg.py,
+# docs/large-n.md "The crossovers, measured")
 _SPARSE_MAX_ROW_ENTRIES_VS_CG = 200
 _SPARSE_METRICS = {"euclidean", "l2", "cityblock", "manhattan", "l1"}
 _DEFAULT_RTOL = 1e-8  # certified relative gap of the cg and sparse paths
@@ -142,11 +144,8 @@ def _auto_plan(space: MetricSpace, scales: np.ndarray, derivative, rtol: float) 
         budget = 0.8 * available_memory()
         if fits:
             max_density = _SPARSE_MAX_DENSITY
-        elif _has_numba():
-            max_density = min(_SPARSE_MAX_DENSITY_VS_CG["numba"],
-                              _SPARSE_MAX_ROW_ENTRIES_VS_CG / n)
         else:
-            max_density = _SPARSE_MAX_DENSITY_VS_CG["numpy"]
+            max_density = min(_SPARSE_MAX_DENSITY_VS_CG, _SPARSE_MAX_ROW_ENTRIES_VS_CG / n)
         # fewer entries are kept at larger scales: stop at the first scale (going down) that
         # is too dense or too large
         for i in np.argsort(-scales, kind="stable"):
@@ -155,13 +154,6 @@ def _auto_plan(space: MetricSpace, scales: np.ndarray, derivative, rtol: float) 
                 break
             plan[i] = "sparse"
     return plan
-
-
-def _has_numba() -> bool:
-    """Whether cg can use its compiled kernel (numba installed), without importing it."""
-    import importlib.util
-
-    return importlib.util.find_spec("numba") is not None
 
 
 def _solve_cg(space: MetricSpace, scales: np.ndarray, rtol, weights: bool,
@@ -359,9 +351,8 @@ def solve(
        (`metric_magnitude.solvers.structured`), derivatives included.
     2. ``"sparse"``, per scale: points under the euclidean or cityblock metric, at least
        2,000 of them, at a scale where a sample of 200 points estimates that the truncated
-       Z(t) keeps at most 30% of its entries (3% where the dense matrices would not fit, so
-       that cg is the alternative; 10% without numba, cg's compiled kernel) and fits in
-       memory
+       Z(t) keeps at most 30% of its entries (where the dense matrices would not fit, so
+       that cg is the alternative: 3% and at most 200 entries a row) and fits in memory
        (`metric_magnitude.solvers.sparse.sparse_solve`: certified to ``rtol``).
     3. the dense solvers (``"cholesky"``, ``"small_t"``, ``"ldl"``, see `magnitude`) where
        their n x n matrices fit in memory;
