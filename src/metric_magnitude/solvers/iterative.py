@@ -558,7 +558,7 @@ class _ScaledSimilarity:
                                  single=single)
         op = self.op
         n, m = V.shape
-        both = distance_weighted == "both"
+        mo = 2 * m if distance_weighted == "both" else m  # columns of the result
         t = self.t
         starts = op.starts
         sizes = np.diff(starts)
@@ -575,8 +575,8 @@ class _ScaledSimilarity:
                 np.fill_diagonal(T, np.inf)
                 local_min = min(local_min, float(T.min()))
                 np.fill_diagonal(T, 0.0)
-            T = _tile_entries(T, t, distance_weighted)
-            acc[r0:r1] += T @ Vi if not both else np.hstack([T[0] @ Vi, T[1] @ Vi])
+            for k, Tk in enumerate(_tile_entries(T, t, distance_weighted)):
+                acc[r0:r1, k * m:(k + 1) * m] += Tk @ Vi
             width = max(1, _CHUNK_ENTRIES // (r1 - r0))
             for a, b in self.near[i]:
                 for c0 in range(a, b, width):
@@ -585,14 +585,12 @@ class _ScaledSimilarity:
                     if track_min:
                         local_min = min(local_min, float(T.min()))
                         local_max = max(local_max, float(T.max()))
-                    T = _tile_entries(T, t, distance_weighted)
-                    for k, Tk in enumerate((T[0], T[1]) if both else (T,)):
+                    for k, Tk in enumerate(_tile_entries(T, t, distance_weighted)):
                         acc[r0:r1, k * m:(k + 1) * m] += Tk @ V[c0:c1]
                         acc[c0:c1, k * m:(k + 1) * m] += Tk.T @ Vi
             return local_min, local_max
 
-        Y, lo, hi = _run_jobs(list(range(op.n_leaves)), work, op.threads,
-                              (n, 2 * m if both else m), leaf_tiles)
+        Y, lo, hi = _run_jobs(list(range(op.n_leaves)), work, op.threads, (n, mo), leaf_tiles)
         if track_min:
             self.min_distance = min(self.min_distance, lo)
             self.max_distance = max(self.max_distance, hi)
@@ -677,18 +675,19 @@ def _run_jobs(jobs: list, work: list, threads: int, shape: tuple, do_job):
     return total, min(r[1] for r in results), max(r[2] for r in results)
 
 
-def _tile_entries(T: np.ndarray, t: float, distance_weighted: bool | str):
-    """exp(-t T) in place, or T * exp(-t T) (a new array) when ``distance_weighted``, or
-    both (a pair of arrays) when it is ``"both"``."""
+def _tile_entries(T: np.ndarray, t: float, distance_weighted: bool | str) -> tuple:
+    """The tiles a product multiplies by, from the distance tile T: (exp(-t T),) in place,
+    (T * exp(-t T),) (a new array) when ``distance_weighted``, or both when it is
+    ``"both"`` (the columns of their products side by side)."""
     if distance_weighted == "both":
         E = np.exp(T * -t)
         return E, E * T
     if distance_weighted:
         E = np.exp(T * -t)
         E *= T
-        return E
+        return (E,)
     T *= -t
-    return np.exp(T, out=T)
+    return (np.exp(T, out=T),)
 
 
 def _ranges(js: np.ndarray, starts: np.ndarray) -> list[tuple[int, int]]:
@@ -908,9 +907,8 @@ def _sampled_spread_fraction(op: SimilarityOperator, t: float,
     idx = np.random.default_rng(0).choice(n, size=min(n, sample), replace=False)
     rows = np.zeros(idx.shape[0])
     step = max(1, _CHUNK_ENTRIES // idx.shape[0])
-    for c0 in range(0, n, step):
-        T = cdist(op._P[idx], op._P[c0:c0 + step], op.metric)
-        rows += np.exp(-t * T).sum(axis=1)
+    for r0 in range(0, n, step):  # blocks of Z's columns idx (Z is symmetric)
+        rows += np.exp(-t * op._dist_cols(r0, min(n, r0 + step), idx)).sum(axis=0)
     return float(np.mean(1.0 / rows))
 
 
