@@ -11,6 +11,12 @@ the on-disk cache) is timed separately. The float32 variant of the numba kernel 
 search-direction products of ``precision="mixed"``) is timed in the same loop, with its
 ratio to the float64 kernel and its largest difference relative to |Z| |V|.
 
+``--gram``: the float32 products by Gram tiles (``|x|^2 + |y|^2 - 2 x.y`` by BLAS, then
+``np.exp`` in float32: the numpy kernel's float32 path, and the numba kernel's from
+``iterative._GRAM_MIN_DIM`` dimensions up) against the fused float32 numba kernel and both
+float64 kernels, over the dimensions given (t = 1 / sqrt(d): Gaussian points about
+sqrt(2) / t apart), with each float32 product's largest difference relative to |Z| |V|.
+
 Scales: |tX| is near n/2 for the default cases in R^10 (as in ``bench_large.py``); pass
 ``--scale`` to override. The machine may be shared: read the ratios, not the milliseconds.
 
@@ -19,6 +25,7 @@ Usage::
     .venv/bin/python benchmarks/bench_kernels.py                       # n = 5,000 and 20,000
     .venv/bin/python benchmarks/bench_kernels.py --sizes 500 --dims 3 --repeats 1   # smoke
     .venv/bin/python benchmarks/bench_kernels.py --threads 2 --columns 1 2 --out k.json
+    .venv/bin/python benchmarks/bench_kernels.py --gram --sizes 10000 --dims 3 16 32 48 64 128 768
 """
 
 from __future__ import annotations
@@ -94,6 +101,58 @@ def run_case(n: int, d: int, t: float, m: int, threads, repeats: int) -> dict:
     }
 
 
+def run_gram_case(n: int, d: int, threads, repeats: int) -> dict:
+    import numpy as np
+
+    from metric_magnitude.solvers.iterative import SimilarityOperator, _BlasOneThread
+
+    X = np.random.default_rng(0).standard_normal((n, d))
+    t = 1.0 / np.sqrt(d)
+    op_np = SimilarityOperator(X, threads=threads, kernel="numpy")
+    op_nb = SimilarityOperator(X, threads=threads, kernel="numba")
+    op_nb._gram_single = False  # the fused float32 kernel whatever d is
+    S_np, S_nb = op_np.scaled(t), op_nb.scaled(t)
+    V = np.random.default_rng(1).standard_normal((n, 1))
+    runs = {
+        "gram32": lambda: S_np.apply(V, single=True),
+        "fused32": lambda: S_nb.apply(V, single=True),
+        "numba64": lambda: S_nb.apply(V),
+        "numpy64": lambda: S_np.apply(V),
+    }
+    with _BlasOneThread():  # as inside the solver
+        ref = S_nb.apply(V)
+        scale = S_nb.apply(np.abs(V))
+        diff = {k: float(np.max(np.abs(runs[k]() - ref) / scale)) for k in ("gram32", "fused32")}
+        times = {k: [] for k in runs}
+        for _ in range(repeats):  # interleaved: all see the same machine load
+            for k, f in runs.items():
+                times[k] += _time(f, 1)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    return {"n": n, "d": d, "t": t, "threads": op_np.threads, "seconds": times,
+            "median_s": med, "max_rel_diff": diff}
+
+
+def _gram_main(args) -> None:
+    rows = []
+    for n in args.sizes:
+        for d in args.dims:
+            rows.append(run_gram_case(n, d, args.product_threads, args.repeats))
+            print(f"# n={n} d={d}: {rows[-1]['median_s']}", flush=True)
+    print()
+    print("| n | d | Gram float32 (s) | fused float32 (s) | numba float64 (s) | numpy float64 "
+          "(s) | fused / Gram | numpy64 / Gram | Gram max rel. diff | fused max rel. diff |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        m, e = r["median_s"], r["max_rel_diff"]
+        print(f"| {r['n']:,} | {r['d']} | {m['gram32']:.3f} | {m['fused32']:.3f} | "
+              f"{m['numba64']:.3f} | {m['numpy64']:.3f} | {m['fused32'] / m['gram32']:.2f}x | "
+              f"{m['numpy64'] / m['gram32']:.2f}x | {e['gram32']:.1e} | {e['fused32']:.1e} |")
+    print(f"\nmedians of {args.repeats} interleaved repeats; load average "
+          f"{os.getloadavg()[0]:.2f} on {_common.cpus_available()} CPUs "
+          f"({_common.cpu_model()}); {_common.utc_now()}")
+    _common.write_results(args.out, rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[5_000, 20_000])
@@ -105,10 +164,15 @@ def main() -> None:
     parser.add_argument("--product-threads", type=int, default=None, dest="product_threads",
                         help="threads of the products (default: the operator's)")
     parser.add_argument("--out", default=None, help="write the results as JSON here")
+    parser.add_argument("--gram", action="store_true",
+                        help="float32 products: Gram tiles against the fused kernel")
     _common.add_threads_option(parser)
     args = parser.parse_args()
     _common.pin_threads(args.threads)
     _common.import_metric_magnitude()
+    if args.gram:
+        _gram_main(args)
+        return
 
     rows = []
     for d in args.dims:

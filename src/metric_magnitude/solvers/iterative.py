@@ -155,6 +155,9 @@ _SPREAD_SAMPLE = 128
 # with derivative=True, a certificate that its own bound predicts to succeed computes the
 # derivative's product in the same pass (study_fused_derivative.py)
 _FUSE_DERIVATIVE = True
+# dimensions from which float32 products use Gram tiles (BLAS) rather than the numba kernel
+# (measured: bench_kernels.py --gram)
+_GRAM_MIN_DIM = 48
 # far-field entries skipped per row, relative to rtol: their effect on the bounds is about
 # this fraction of the requested gap
 _FAR_FIELD_BUDGET = 0.05
@@ -377,7 +380,10 @@ class SimilarityOperator:
         euclidean, cityblock or chebyshev metric: same tiles, no tile-sized temporaries, a
         vectorised exp; results agree to about 1e-15. Its first use on a machine compiles
         for 5 to 10 s (then cached on disk). ``"auto"``: numba where it is installed and
-        applies, from 2,048 points up; numpy otherwise.
+        applies, from 2,048 points up; numpy otherwise. Float32 products (the search
+        directions of ``precision="mixed"``) of euclidean points are computed from Gram
+        tiles (BLAS) with the numpy kernel, and from 48 dimensions up with numba too
+        (faster there than the fused kernel, whose distances loop over the coordinates).
 
     Memory: the points (or D), plus per thread one tile of at most 2^21 entries (16 MiB).
 
@@ -414,6 +420,9 @@ class SimilarityOperator:
                 leaves = list(itertools.pairwise(starts))
                 self._lo = np.array([self._P[a:b].min(axis=0) for a, b in leaves])
                 self._hi = np.array([self._P[a:b].max(axis=0) for a, b in leaves])
+                half = 0.5 * (self._hi - self._lo)
+                # every point lies within this distance of its leaf box's centre
+                self._leaf_radius = float(np.sqrt(np.einsum("ij,ij->i", half, half)).max())
                 ext = self._P.max(axis=0) - self._P.min(axis=0)
                 self.diameter_bound = float(
                     np.sqrt(ext @ ext) if p == 2.0 else (ext.sum() if p == 1.0 else ext.max())
@@ -444,6 +453,26 @@ class SimilarityOperator:
         # the sum of d terms and the square root
         self.distance_rel_error = 0.0 if self._D is not None else (self.dim + 5) * _U
         self.kernel = _resolve_kernel(kernel, self.metric if self._D is None else None, n)
+        # float32 products from Gram matrices (BLAS): euclidean points where the numba
+        # kernel has no float32 path (numpy) or is slower (many dimensions)
+        self._gram_single = (self.metric == "euclidean" and self._P is not None and n >= 2
+                             and (self.kernel == "numpy" or self.dim >= _GRAM_MIN_DIM))
+
+    def single_is_accurate(self, q: float) -> bool:
+        """Whether float32 products tell points ``q`` apart to within 1% of ``q``.
+
+        The fused kernels' float32 distances (centred coordinates) are off by up to about
+        d u32 diam. The Gram tiles compute |x - y|^2 = |x'|^2 + |y'|^2 - 2 x'.y' with x', y'
+        relative to the row leaf's centre, off by up to about 2 (d + 2) u32 (|x'|^2 + |y'|^2),
+        where |x'| <= rho (the largest leaf radius) and |y'| <= rho + |x - y|: relative to
+        |x - y|^2, largest at the closest pair.
+        """
+        if not q > 0:
+            return False
+        if self._gram_single:
+            rho = self._leaf_radius
+            return (self.dim + 2) * _U32 * (rho * rho + (rho + q) ** 2) <= 0.01 * q * q
+        return q >= 100.0 * max(self.dim, 1) * _U32 * self.diameter_bound
 
     @property
     def n_leaves(self) -> int:
@@ -459,6 +488,34 @@ class SimilarityOperator:
         if self._D is not None:
             return self._D[r0:r1][:, cols]
         return cdist(self._P[r0:r1], self._P[cols], metric=self.metric)
+
+    def _gram_tiles(self, i: int):
+        """Distances in float32 from leaf i's rows to columns c0:c1, by a Gram matrix.
+
+        Coordinates are taken relative to the leaf box's centre (so the cancellation in
+        |x|^2 + |y|^2 - 2 x.y is relative to the leaf's size for its nearby pairs), and the
+        leaf's own tile has an exact zero diagonal (otherwise sqrt of a rounding error, about
+        sqrt(u32) |x|). Returns a function ``(c0, c1) -> (rows, c1 - c0) float32``.
+        """
+        r0, r1 = int(self.starts[i]), int(self.starts[i + 1])
+        centre = 0.5 * (self._lo[i] + self._hi[i])
+        R = (self._P[r0:r1] - centre).astype(np.float32)
+        sr = np.einsum("ij,ij->i", R, R)
+
+        def dist(c0: int, c1: int) -> np.ndarray:
+            own = (c0, c1) == (r0, r1)
+            C = R if own else (self._P[c0:c1] - centre).astype(np.float32)
+            sc = sr if own else np.einsum("ij,ij->i", C, C)
+            G = R @ C.T
+            G *= -2.0
+            G += sr[:, None]
+            G += sc[None, :]
+            if own:
+                np.fill_diagonal(G, 0.0)
+            np.maximum(G, 0.0, out=G)
+            return np.sqrt(G, out=G)
+
+        return dist
 
     def scaled(self, t: float, far_field_budget: float = 0.0) -> _ScaledSimilarity:
         """Z(t) in sorted order, skipping far leaf pairs whose entries sum to at most
@@ -551,14 +608,23 @@ class _ScaledSimilarity:
         V = np.ascontiguousarray(V, dtype=np.float64)
         if V.ndim == 1:
             return self.apply(V[:, None], track_min, distance_weighted, single)[:, 0]
-        if self.op.kernel == "numba":
+        op = self.op
+        # (the first product tracks the separation: with rigorous distances, not Gram ones)
+        gram = single and op._gram_single and not track_min
+        if op.kernel == "numba" and not gram:
             from ._kernels import apply_product
 
             return apply_product(self, V, track_min, distance_weighted=distance_weighted,
                                  single=single)
-        op = self.op
         n, m = V.shape
         mo = 2 * m if distance_weighted == "both" else m  # columns of the result
+        scale = 1.0
+        if gram:
+            # float32 keeps 8 exponent bits: V scaled to at most 1, so no product overflows
+            scale = float(np.max(np.abs(V), initial=0.0))
+            if not scale > 0:
+                return np.zeros((n, mo))
+            V = (V / scale).astype(np.float32)
         t = self.t
         starts = op.starts
         sizes = np.diff(starts)
@@ -569,7 +635,9 @@ class _ScaledSimilarity:
             local_min, local_max = np.inf, 0.0
             r0, r1 = int(starts[i]), int(starts[i + 1])
             Vi = V[r0:r1]
-            T = op._dist(r0, r1, r0, r1)
+            dist = (op._gram_tiles(i) if gram
+                    else lambda c0, c1: op._dist(r0, r1, c0, c1))
+            T = dist(r0, r1)
             if track_min and r1 - r0 > 1:
                 local_max = max(local_max, float(T.max()))
                 np.fill_diagonal(T, np.inf)
@@ -581,7 +649,7 @@ class _ScaledSimilarity:
             for a, b in self.near[i]:
                 for c0 in range(a, b, width):
                     c1 = min(b, c0 + width)
-                    T = op._dist(r0, r1, c0, c1)
+                    T = dist(c0, c1)
                     if track_min:
                         local_min = min(local_min, float(T.min()))
                         local_max = max(local_max, float(T.max()))
@@ -594,6 +662,8 @@ class _ScaledSimilarity:
         if track_min:
             self.min_distance = min(self.min_distance, lo)
             self.max_distance = max(self.max_distance, hi)
+        if gram:
+            Y *= scale
         return Y
 
     def columns(self, cols: np.ndarray) -> np.ndarray:
@@ -1224,11 +1294,11 @@ def _record_distances(S: _ScaledSimilarity, state: dict) -> None:
 def _single_is_accurate(S: _ScaledSimilarity, state: dict) -> bool:
     """Whether float32 products are close enough to Z~ for CG's search directions.
 
-    Centred float32 coordinates move a distance by up to about d u32 diam: a pair of points
-    closer than 100 times that is, in single precision, another matrix (its small eigenvalue,
-    about t q, is off by more than 1%).
+    Where float32 moves the closest pair's distance by more than 1%
+    (`SimilarityOperator.single_is_accurate`), single precision computes another matrix (its
+    small eigenvalue, about t q, is off by more than 1%).
     """
-    return state["min_distance"] >= 100.0 * max(S.op.dim, 1) * _U32 * S.op.diameter_bound
+    return S.op.single_is_accurate(state["min_distance"])
 
 
 def _galerkin_start(S: _ScaledSimilarity, X0: np.ndarray, state: dict):
@@ -1538,15 +1608,19 @@ def solve_iterative(
         by one more matrix-free product, with a bound on its error
         (`derivative_error_bound`).
     precision : {"mixed", "double"}, default="mixed"
-        ``"mixed"``: with the numba kernels, CG's products with its search directions are
-        computed in float32 (about 2x faster; relative error about 2^-24 (1 + t d diam)
-        per entry), unless points lie closer than 100 times what float32 resolves, and
-        until CG stops making progress, then in float64. Every certificate, the residual it
+        ``"mixed"``: CG's products with its search directions are computed in float32
+        (about 2x faster than the numba kernel's float64, 3 to 11x faster than the numpy
+        kernel's; relative error about 2^-24 (1 + t d diam) per entry): by the numba
+        kernel, or for euclidean points with the numpy kernel or in 48 dimensions or more
+        by Gram tiles (BLAS), unless float32 moves the closest pair's distance by more than
+        1% (`SimilarityOperator.single_is_accurate`), and until CG stops making progress,
+        then in float64. Every certificate, the residual it
         replaces the recursive one with, and the derivative are computed in float64; the
         first product also finds the separation of the points, from float32 distances with
         rigorous margins (again in float64 where those margins exceed 1% of it). So the
         bounds are as rigorous as with ``"double"``; only the number of iterations can
-        differ. Ignored with ``kernel="numpy"``.
+        differ. Cityblock and chebyshev points with ``kernel="numpy"`` (and distance
+        matrices) always use float64.
 
     Returns
     -------
