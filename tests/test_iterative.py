@@ -26,6 +26,7 @@ from metric_magnitude.solvers.iterative import (
     product_bound,
     separation_bound,
     solve_iterative,
+    subordination_bound,
 )
 
 # dense |tX| is accurate to about 1e-12 relative (docs/accuracy.md): the slack for containment
@@ -155,6 +156,98 @@ def test_separation_bound_is_below_lambda_min(d):
         assert 0 < c <= lam
         if d <= 3 and t <= 5:
             assert c >= lam / 10  # and it is not far off: measured within a factor 2 to 6
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 10, 50, 768])
+def test_subordination_bound_is_below_lambda_min_and_close(d):
+    X = _cloud(200, d, seed=d)
+    D = cdist(X, X)
+    ts = [0.01, 0.1, 1.0, 5.0, 30.0]
+    bounds = subordination_bound(ts, X)
+    for t, c in zip(ts, bounds, strict=True):
+        lam = np.linalg.eigvalsh(np.exp(-t * D))[0]
+        assert 0 < c <= lam
+        # measured within 1.13 to 1.24 of lambda_min in R^1..R^3, 1.7 in R^10, 2.2 in R^50
+        # and 2.7 in R^768 (where the separation bound is ~1e-31)
+        assert c >= lam / (1.3 if d <= 3 else 3.0)
+        if d <= 20:
+            assert c >= separation_bound(t, D[D > 0].min(), d)
+    assert subordination_bound(1.0, X) == bounds[2]
+
+
+def test_subordination_bound_against_mpmath_on_an_ill_conditioned_space():
+    # a near-duplicate pair (1e-4 apart) and a tiny scale: lambda_min ~ 1e-7, from 40 digits
+    X = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0 + 1e-4], [1.0, 1.0],
+                  [0.3, 0.7]])
+    for t in (0.01, 1.0, 20.0):
+        with mp.workdps(40):
+            D = mp_distances_from_points(X)
+            Z = mp.matrix([[mp.e ** (-t * D[i, j]) for j in range(6)] for i in range(6)])
+            lam = min(mp.eigsy(Z)[0])
+        c = subordination_bound(t, X)
+        assert 0 < c <= lam
+        assert c >= lam / 3
+
+
+def test_subordination_bound_of_coincident_points_is_zero():
+    X = np.array([[0.0, 1.0], [2.0, 3.0], [0.0, 1.0]])
+    assert subordination_bound(1.0, X) == 0.0
+    assert subordination_bound([0.5, 2.0], _cloud(1, 3)).tolist() == [1.0, 1.0]
+    assert subordination_bound(-1.0, _cloud(20, 3)) == 0.0
+
+
+@pytest.mark.parametrize("bad", [np.array([[np.nan, 1.0], [0.0, 0.0]]), np.zeros(4),
+                                 np.array([[np.inf, 0.0]])])
+def test_subordination_bound_rejects_bad_points(bad):
+    with pytest.raises(mm.InvalidInputError, match="finite 2-D"):
+        subordination_bound(1.0, bad)
+
+
+@pytest.mark.parametrize("d", [3, 20])
+def test_gram_and_tree_neighbours_are_lower_bounds_and_agree(d):
+    from metric_magnitude.solvers import _subordination as sub
+
+    X = _cloud(1500, d, seed=9) * 50.0 + 1e3  # far from the origin: the Gram path centres
+    X[700] = X[10] + 1e-6  # a near-duplicate pair
+    exact = np.sort(cdist(X, X) ** 2, axis=1)[:, 1:18]
+    tree = sub.nearest_squared_distances(X, 16) if d <= sub._TREE_MAX_DIM else None
+    gram = sub._gram_nearest(X, 17)
+    for A in (tree, gram):
+        if A is None:
+            continue
+        assert A.shape == (1500, 17)
+        assert np.all(A <= exact * (1 + 1e-15))
+        assert np.all(A[:, -1] <= exact[:, -1])  # bounds every point beyond the listed ones
+        far = exact > 1e-6
+        assert np.allclose(A[far], exact[far], rtol=1e-9)
+
+
+@pytest.mark.parametrize("p", ["euclidean", "cityblock", "chebyshev"])
+def test_close_pairs_by_projection_equal_the_tree_search(p):
+    from scipy.spatial import cKDTree
+
+    from metric_magnitude.solvers.iterative import _HOMOGENEOUS, _close_pairs_by_projection
+
+    X = _cloud(3000, 20, seed=4)
+    X[100:140] = X[:40] + 1e-16 * _cloud(40, 20, seed=5)  # within 4 eps diam: merged
+    X[200] = X[300]  # an exact copy
+    tol = 4.0 * np.finfo(float).eps * 20.0
+    got = _close_pairs_by_projection(X, _HOMOGENEOUS[p], tol)
+    want = cKDTree(X).query_pairs(tol, p=_HOMOGENEOUS[p], output_type="ndarray")
+    assert len(want) >= 30
+    assert {tuple(r) for r in got.tolist()} == {tuple(sorted(r)) for r in want.tolist()}
+
+
+def test_certified_in_768_dimensions_at_small_scales():
+    # clustered "embeddings": the separation bound is ~1e-31 there, so before the
+    # subordination bound no scale below Gershgorin's could be certified
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((8, 768))[rng.integers(8, size=600)] + 0.3 * _cloud(600, 768)
+    ts = [0.05, 0.5]
+    _, dense = mm.solve(X, np.array(ts), method="cholesky")
+    res = solve_iterative(X, ts, rtol=1e-8)
+    assert res.certified.all() and _contains(res, dense.magnitude)
+    assert res.lambda_bound_source == ("subordination", "subordination")
 
 
 def test_l1_bounds_are_below_lambda_min():

@@ -350,4 +350,4 @@ def test_cg_on_a_space_with_computed_distances_uses_the_points():
     assert space._distances is not None
     res = solve_iterative(space, 3.0, rtol=1e-10, weights=False)
     assert abs(res.magnitude[0] - exact) <= 1e-10 * exact
-    assert res.lambda_bound_source[0] == "separation"  # the points' geometry was used
+    assert res.lambda_bound_source[0] == "subordination"  # the points' geometry was used

@@ -42,6 +42,12 @@ The lower bound on lambda_min(Z) is the largest of these, each a theorem:
   The infimum is bounded below rigorously (cell-wise bounds on a grid with a derivative bound,
   and Nicholson's monotonicity of x (J_nu^2 + Y_nu^2) on the tail). Measured: within a factor
   2 to 6 of the true lambda_min on Gaussian clouds in R^2..R^10.
+* Euclidean points in any dimension (subordination, `subordination_bound`): exp(-t r) is a
+  mixture of Gaussians exp(-s r^2) with the Levy density of t, so lambda_min(Z) is at least
+  the mixture of Gershgorin bounds of the Gaussian kernel matrices (row sums bounded from
+  each point's 16 nearest neighbours). Measured: within a factor 1.2 of the true lambda_min
+  in R^3, 1.7 in R^10, 2.7 in R^768 (the separation bound: 3x weaker in R^3, 1e-31 in
+  R^768).
 * l1 points: Z is the Hadamard product of the one-dimensional matrices of the coordinates, so
   (Schur) lambda_min(Z) >= lambda_min of any one of them, bounded through their tridiagonal
   inverses; and a product-kernel version of the separation argument with the Chebyshev
@@ -102,6 +108,7 @@ __all__ = [
     "product_bound",
     "separation_bound",
     "solve_iterative",
+    "subordination_bound",
 ]
 
 PRECONDITIONERS = ("auto", "sparse_inverse", "nystrom+block_jacobi", "nystrom", "block_jacobi",
@@ -420,9 +427,12 @@ class SimilarityOperator:
                 leaves = list(itertools.pairwise(starts))
                 self._lo = np.array([self._P[a:b].min(axis=0) for a, b in leaves])
                 self._hi = np.array([self._P[a:b].max(axis=0) for a, b in leaves])
-                half = 0.5 * (self._hi - self._lo)
-                # every point lies within this distance of its leaf box's centre
-                self._leaf_radius = float(np.sqrt(np.einsum("ij,ij->i", half, half)).max())
+                # the largest distance from a point to its leaf box's centre (the Gram tiles'
+                # coordinates), with a margin for its rounding
+                centres = np.repeat(0.5 * (self._lo + self._hi), np.diff(starts), axis=0)
+                off = self._P - centres
+                self._leaf_radius = float(np.sqrt(np.einsum("ij,ij->i", off, off).max())
+                                          ) * (1.0 + (self.dim + 4) * _U)
                 ext = self._P.max(axis=0) - self._P.min(axis=0)
                 self.diameter_bound = float(
                     np.sqrt(ext @ ext) if p == 2.0 else (ext.sum() if p == 1.0 else ext.max())
@@ -823,6 +833,63 @@ def separation_bound(t: float, q: float, d: int) -> float:
     logc = logK + math.log(tau) + min(float(cells.min()), tail_val)
     # 1e-6: the evaluation error of the special functions, generously
     return float(min(1.0, math.exp(logc) * (1.0 - 1e-6))) if logc < 700 else 1.0
+
+
+def subordination_bound(t, points, *, threads: int = 1):
+    """Certified lower bound on lambda_min(exp(-t D)) for Euclidean points, in any dimension.
+
+    exp(-t r) is a mixture of Gaussians exp(-s r^2) (subordination by the Levy density), so
+    lambda_min(Z(t)) is at least the mixture of Gershgorin bounds of the Gaussian kernel
+    matrices, whose row sums are bounded from each point's 16 nearest neighbours
+    (`metric_magnitude.solvers._subordination`). Unlike `separation_bound` it does not
+    weaken with the dimension: measured within a factor 1.2 of lambda_min in R^3, 1.8 in
+    R^10 and 2.8 for clustered points in R^768 (1,500 points), where the separation bound
+    is 3, 5 and 1e31 times weaker.
+
+    Parameters
+    ----------
+    t : float or array_like of float
+        Scales (> 0; a bound of 0 is returned for others).
+    points : array_like of shape (n, d)
+        Distinct points (coincident points give 0: Z(t) is singular).
+    threads : int, default=1
+        Threads of the neighbour search.
+
+    Returns
+    -------
+    float or ndarray
+        The bound for each scale (the nearest neighbours are found once).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy.spatial.distance import cdist
+    >>> X = np.random.default_rng(0).standard_normal((300, 3))
+    >>> lam = np.linalg.eigvalsh(np.exp(-cdist(X, X)))[0]
+    >>> bool(lam / 1.5 <= subordination_bound(1.0, X) <= lam)
+    True
+    """
+    from ._subordination import NEIGHBOURS, bound_from_profile, gershgorin_profile
+    from ._subordination import nearest_squared_distances as nearest
+
+    P = np.asarray(points, dtype=np.float64)
+    if P.ndim != 2 or not np.isfinite(P).all():
+        raise InvalidInputError(f"points must be a finite 2-D array, got shape {P.shape}")
+    ts = np.asarray(t, dtype=np.float64)
+    s, g = gershgorin_profile(nearest(P, NEIGHBOURS, threads), P.shape[0])
+    out = np.array([bound_from_profile(float(x), s, g) for x in ts.ravel()])
+    return float(out[0]) if ts.ndim == 0 else out.reshape(ts.shape)
+
+
+def _subordination_profile(op: SimilarityOperator):
+    """The t-independent part of `subordination_bound` for the operator's points (once)."""
+    cache = op.__dict__
+    if "_subordination" not in cache:
+        from ._subordination import NEIGHBOURS, gershgorin_profile, nearest_squared_distances
+
+        A = nearest_squared_distances(op._P, NEIGHBOURS, op.threads)
+        cache["_subordination"] = gershgorin_profile(A, op.n)
+    return cache["_subordination"]
 
 
 def product_bound(t: float, q_inf: float, d: int) -> float:
@@ -1474,7 +1541,9 @@ def _merge_close_points(P: np.ndarray, metric) -> tuple[np.ndarray, np.ndarray]:
     tol = 4.0 * np.finfo(np.float64).eps * diam
     if tol <= 0:
         return idx, idx
-    pairs = cKDTree(P).query_pairs(tol, p=p, output_type="ndarray")
+    pairs = _close_pairs_by_projection(P, p, tol) if P.shape[1] > 8 else None
+    if pairs is None:
+        pairs = cKDTree(P).query_pairs(tol, p=p, output_type="ndarray")
     if pairs.size == 0:
         return idx, idx
     _, labels = connected_components(
@@ -1487,6 +1556,38 @@ def _merge_close_points(P: np.ndarray, metric) -> tuple[np.ndarray, np.ndarray]:
     relabel = np.empty_like(order)
     relabel[order] = np.arange(order.size)
     return first[order], relabel[labels]
+
+
+def _close_pairs_by_projection(P: np.ndarray, p: float, tol: float) -> np.ndarray | None:
+    """The pairs i < j with ||P_i - P_j||_p <= tol, from a random projection (many
+    dimensions, where a k-d tree's search degrades: 4.9 s for 5,000 points in R^768).
+
+    |<x - y, v>| <= ||x - y||_2 <= ||x - y||_p for a unit v and p <= 2 (for p = inf, times
+    sqrt(d)), so close pairs are close in the projection, up to its rounding (gamma_d |x|):
+    only pairs within that window in the sorted projection are measured. None where the
+    window holds too many pairs (then the caller uses the tree).
+    """
+    n, d = P.shape
+    v = np.random.default_rng(0).standard_normal(d)
+    v /= np.linalg.norm(v)
+    proj = P @ v
+    reach = tol * (math.sqrt(d) if p == np.inf else 1.0)
+    window = reach + 2.0 * (d + 2) * _U * float(np.sqrt(np.einsum("ij,ij->i", P, P)).max()) * 1.01
+    order = np.argsort(proj, kind="stable")
+    ps = proj[order]
+    ends = np.searchsorted(ps, ps + window, side="right")
+    counts = ends - np.arange(n) - 1
+    total = int(counts.sum())
+    if total > 8 * n:
+        return None
+    a = np.repeat(np.arange(n), counts)
+    b = a + 1 + (np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts))
+    i, j = order[a], order[b]
+    diff = np.abs(P[i] - P[j])
+    dist = (np.sqrt(np.einsum("ij,ij->i", diff, diff)) if p == 2.0
+            else (diff.sum(axis=1) if p == 1.0 else diff.max(axis=1)))
+    keep = dist <= tol
+    return np.sort(np.column_stack([i[keep], j[keep]]), axis=1)
 
 
 def _check_rtol(rtol) -> float:
@@ -1829,7 +1930,7 @@ def _failure_message(res: _ScaleOutcome, t: float, rtol: float) -> str:
                                  "so no bound is certified; use a dense method (method='ldl')",
         "no_eigenvalue_bound": "no lower bound on lambda_min(Z(t)) strong enough for this "
                                f"tolerance is known for this metric at this scale (best "
-                               f"{res.lam:.3g}; the separation bound weakens exponentially "
+                               f"{res.lam:.3g}; the bounds of l1 points weaken exponentially "
                                "with the dimension, Gershgorin needs a large scale)",
         "rounding_floor": "the tolerance is below what rounding errors (and the far-field "
                           "truncation) allow to certify for this n; ask for a larger rtol",
@@ -1850,7 +1951,14 @@ def _geometric_bound(prep: dict, t: float, state: dict) -> tuple[float, str]:
         return best, source
     d = prep["op"].dim
     if metric == "euclidean":
-        best, source = separation_bound(t, q, d), "separation"
+        from ._subordination import bound_from_profile
+
+        best, source = bound_from_profile(t, *_subordination_profile(prep["op"])), "subordination"
+        # (the separation bound is 3 to 5 times weaker in R^3 and R^10, and vanishes with the
+        # dimension: its table alone took 6 s in R^768)
+        c = separation_bound(t, q, d) if d <= 20 else 0.0
+        if c > best:
+            best, source = c, "separation"
     elif metric == "cityblock":
         c = coordinate_bound(t, prep["points"]) if d <= 64 else 0.0
         if c > best:
