@@ -12,6 +12,8 @@ Three parts, each optional:
   per-scale engine), once with the subordination bound switched off (the separation bound
   alone, as before it) and once with it, alternating, ``--repeats`` times: time, iterations
   and products with Z;
+* ``--cost N:D ...``: the subordination bound's one-off cost for N Gaussian points in R^D,
+  its neighbour search (two threads) and its profile, timed apart;
 * ``--embeddings N``: N clustered points in R^768 (8 centres, spread 0.3; "embeddings"),
   one certified solve at t = 0.05, 0.5 and 5 (rtol 1e-6), against the dense Cholesky value.
 
@@ -20,6 +22,7 @@ Usage::
     .venv/bin/python benchmarks/study_eigenvalue_bounds.py --ratios --dims 1 3 10 50 768
     .venv/bin/python benchmarks/study_eigenvalue_bounds.py --function --n 20000 --repeats 2
     .venv/bin/python benchmarks/study_eigenvalue_bounds.py --embeddings 5000
+    .venv/bin/python benchmarks/study_eigenvalue_bounds.py --cost 100000:3 100000:10 20000:768
 """
 
 from __future__ import annotations
@@ -101,6 +104,31 @@ def function(n: int, t_conv: float, repeats: int, rtol: float) -> list[dict]:
     return [{"bound": k, "seconds": v, "counts": counts[k]} for k, v in runs.items()]
 
 
+def cost(cases) -> list[dict]:
+    import numpy as np
+
+    from metric_magnitude.solvers import _subordination as sub
+
+    rows = []
+    for case in cases:
+        n, d = (int(x) for x in case.split(":"))
+        X = np.random.default_rng(0).standard_normal((n, d))
+        t0 = time.perf_counter()
+        A = sub.nearest_squared_distances(X, sub.NEIGHBOURS, threads=2)
+        t1 = time.perf_counter()
+        sub.gershgorin_profile(A, n)
+        t2 = time.perf_counter()
+        rows.append({"n": n, "d": d, "neighbours_s": t1 - t0, "profile_s": t2 - t1,
+                     "search": "k-d tree" if d <= sub._TREE_MAX_DIM else "Gram blocks"})
+        print(f"# {rows[-1]}", flush=True)
+    print("| n | d | neighbour search | search (s) | profile (s) |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['n']:,} | {r['d']} | {r['search']} | {r['neighbours_s']:.2f} | "
+              f"{r['profile_s']:.2f} |")
+    return rows
+
+
 def embeddings(n: int, rtol: float) -> dict:
     import numpy as np
 
@@ -141,6 +169,7 @@ def main() -> None:
                         help="the convergence scale (default: that of 20,000 points)")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--embeddings", type=int, default=0, metavar="N")
+    parser.add_argument("--cost", nargs="*", default=[], metavar="N:D")
     parser.add_argument("--rtol", type=float, default=1e-6)
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     _common.add_threads_option(parser)
@@ -153,6 +182,8 @@ def main() -> None:
         out["ratios"] = ratios(args.dims)
     if args.function:
         out["function"] = function(args.n, args.t_conv, args.repeats, args.rtol)
+    if args.cost:
+        out["cost"] = cost(args.cost)
     if args.embeddings:
         out["embeddings"] = embeddings(args.embeddings, args.rtol)
     _common.write_results(args.out, out)

@@ -238,6 +238,22 @@ def test_close_pairs_by_projection_equal_the_tree_search(p):
     assert {tuple(r) for r in got.tolist()} == {tuple(sorted(r)) for r in want.tolist()}
 
 
+def test_subordination_bound_where_cheap_or_needed(monkeypatch):
+    from metric_magnitude.solvers import iterative
+
+    monkeypatch.setattr(iterative, "_SUBORDINATION_PAIRS", 1e4)  # so 400 points are "many"
+    ops = {d: SimilarityOperator(_cloud(400, d, seed=d)) for d in (3, 10, 30)}
+    assert iterative._subordination_pays(ops[3], 0.1)  # a k-d tree: cheap
+    assert not iterative._subordination_pays(ops[10], 0.1)  # separation is enough
+    assert iterative._subordination_pays(ops[10], 1e-9)  # ... unless it is useless
+    assert iterative._subordination_pays(ops[30], 0.1)  # nothing else above 20 dimensions
+    res = solve_iterative(_cloud(400, 10, seed=1), 0.5, rtol=1e-8)
+    assert res.lambda_bound_source == ("separation",) and res.certified.all()
+    monkeypatch.setattr(iterative, "_SUBORDINATION_PAIRS", 1e8)
+    res = solve_iterative(_cloud(400, 10, seed=1), 0.5, rtol=1e-8)
+    assert res.lambda_bound_source == ("subordination",) and res.certified.all()
+
+
 def test_certified_in_768_dimensions_at_small_scales():
     # clustered "embeddings": the separation bound is ~1e-31 there, so before the
     # subordination bound no scale below Gershgorin's could be certified

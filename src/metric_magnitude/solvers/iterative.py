@@ -162,6 +162,10 @@ _SPREAD_SAMPLE = 128
 # with derivative=True, a certificate that its own bound predicts to succeed computes the
 # derivative's product in the same pass (study_fused_derivative.py)
 _FUSE_DERIVATIVE = True
+# the subordination bound's neighbour search: always up to [0] dimensions (k-d tree) and above
+# [1] (no other bound there); between, for up to this many pairs or a useless separation bound
+_SUBORDINATION_DIMS = (3, 20)
+_SUBORDINATION_PAIRS = 1e8
 # dimensions from which float32 products use Gram tiles (BLAS) rather than the numba kernel
 # (measured: bench_kernels.py --gram)
 _GRAM_MIN_DIM = 48
@@ -879,6 +883,17 @@ def subordination_bound(t, points, *, threads: int = 1):
     s, g = gershgorin_profile(nearest(P, NEIGHBOURS, threads), P.shape[0])
     out = np.array([bound_from_profile(float(x), s, g) for x in ts.ravel()])
     return float(out[0]) if ts.ndim == 0 else out.reshape(ts.shape)
+
+
+def _subordination_pays(op: SimilarityOperator, separation: float) -> bool:
+    """Whether to compute the subordination bound: where its neighbour search is cheap (a
+    k-d tree in up to 3 dimensions: 0.6 s for 100,000 points; a Gram search of at most
+    _SUBORDINATION_PAIRS pairs), or necessary (above _SUBORDINATION_DIMS[1] dimensions, or a
+    separation bound below 1e-8). Between, the separation bound costs about one iteration
+    (each gains ~10x) and the search more: 105 s for 100,000 points in R^10."""
+    low, high = _SUBORDINATION_DIMS
+    return ("_subordination" in op.__dict__ or op.dim <= low or op.dim > high
+            or float(op.n) ** 2 <= _SUBORDINATION_PAIRS or separation < 1e-8)
 
 
 def _subordination_profile(op: SimilarityOperator):
@@ -1951,14 +1966,16 @@ def _geometric_bound(prep: dict, t: float, state: dict) -> tuple[float, str]:
         return best, source
     d = prep["op"].dim
     if metric == "euclidean":
-        from ._subordination import bound_from_profile
+        # (the separation bound is 3 to 6 times weaker than the subordination bound in R^3
+        # and R^10, and vanishes with the dimension: its table alone took 6 s in R^768)
+        if d <= _SUBORDINATION_DIMS[1]:
+            best, source = separation_bound(t, q, d), "separation"
+        if _subordination_pays(prep["op"], best):
+            from ._subordination import bound_from_profile
 
-        best, source = bound_from_profile(t, *_subordination_profile(prep["op"])), "subordination"
-        # (the separation bound is 3 to 5 times weaker in R^3 and R^10, and vanishes with the
-        # dimension: its table alone took 6 s in R^768)
-        c = separation_bound(t, q, d) if d <= 20 else 0.0
-        if c > best:
-            best, source = c, "separation"
+            c = bound_from_profile(t, *_subordination_profile(prep["op"]))
+            if c > best:
+                best, source = c, "subordination"
     elif metric == "cityblock":
         c = coordinate_bound(t, prep["points"]) if d <= 64 else 0.0
         if c > best:
