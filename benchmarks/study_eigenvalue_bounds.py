@@ -9,9 +9,10 @@ Three parts, each optional:
   subordination bound (both ``metric_magnitude.solvers.iterative``);
 * ``--function``: a magnitude function's 20 scales over [t_conv / 1000, t_conv] of ``--n``
   Gaussian points in R^3, solved in one chain with derivatives (as ``magnitude_function``'s
-  per-scale engine), once with the subordination bound switched off (the separation bound
-  alone, as before it) and once with it, alternating, ``--repeats`` times: time, iterations
-  and products with Z;
+  per-scale engine), with the subordination bound switched off (the separation bound
+  alone, as before it), with it but certificates still also triggered by r^T M^-1 r (as
+  before ``iterative._SUBORDINATION_SKIPS_RZ_TEST``), and as now, alternating,
+  ``--repeats`` times: time, iterations and products with Z;
 * ``--cost N:D ...``: the subordination bound's one-off cost for N Gaussian points in R^D,
   its neighbour search (two threads) and its profile, timed apart;
 * ``--embeddings N``: N clustered points in R^768 (8 centres, spread 0.3; "embeddings"),
@@ -62,18 +63,21 @@ def ratios(dims) -> list[dict]:
 
 
 @contextlib.contextmanager
-def _without_subordination(off: bool):
+def _configured(name: str):
+    """"separation" (no subordination bound), "subordination+rz" (certificates also on
+    r^T M^-1 r) or "subordination" (the solver as it is)."""
     import numpy as np
 
     from metric_magnitude.solvers import iterative
 
-    original = iterative._subordination_profile
-    if off:  # a profile that bounds nothing: the separation bound alone
+    original = iterative._subordination_profile, iterative._SUBORDINATION_SKIPS_RZ_TEST
+    if name == "separation":  # a profile that bounds nothing: the separation bound alone
         iterative._subordination_profile = lambda op: (np.array([0.0]), np.array([0.0]))
+    iterative._SUBORDINATION_SKIPS_RZ_TEST = name == "subordination"
     try:
         yield
     finally:
-        iterative._subordination_profile = original
+        iterative._subordination_profile, iterative._SUBORDINATION_SKIPS_RZ_TEST = original
 
 
 def function(n: int, t_conv: float, repeats: int, rtol: float) -> list[dict]:
@@ -83,11 +87,11 @@ def function(n: int, t_conv: float, repeats: int, rtol: float) -> list[dict]:
 
     X = np.random.default_rng(0).standard_normal((n, 3))
     scales = np.geomspace(t_conv / 1000, t_conv, 20)
-    runs = {"separation": [], "subordination": []}
+    runs = {"separation": [], "subordination+rz": [], "subordination": []}
     counts = {}
     for _ in range(repeats):
         for name in runs:
-            with _without_subordination(name == "separation"):
+            with _configured(name):
                 t0 = time.perf_counter()
                 res = solve_iterative(X, scales, rtol=rtol, weights=False, derivative=True)
                 runs[name].append(time.perf_counter() - t0)

@@ -45,9 +45,9 @@ The lower bound on lambda_min(Z) is the largest of these, each a theorem:
 * Euclidean points in any dimension (subordination, `subordination_bound`): exp(-t r) is a
   mixture of Gaussians exp(-s r^2) with the Levy density of t, so lambda_min(Z) is at least
   the mixture of Gershgorin bounds of the Gaussian kernel matrices (row sums bounded from
-  each point's 16 nearest neighbours). Measured: within a factor 1.2 of the true lambda_min
-  in R^3, 1.7 in R^10, 2.7 in R^768 (the separation bound: 3x weaker in R^3, 1e-31 in
-  R^768).
+  each point's 16 nearest neighbours). Measured: within a factor 1.24 of the true
+  lambda_min in R^3, 1.7 in R^10, 2.7 in R^768 (the separation bound: up to 3.2x below
+  lambda_min in R^3, 1e-31 in R^768).
 * l1 points: Z is the Hadamard product of the one-dimensional matrices of the coordinates, so
   (Schur) lambda_min(Z) >= lambda_min of any one of them, bounded through their tridiagonal
   inverses; and a product-kernel version of the separation argument with the Chebyshev
@@ -166,6 +166,8 @@ _FUSE_DERIVATIVE = True
 # [1] (no other bound there); between, for up to this many pairs or a useless separation bound
 _SUBORDINATION_DIMS = (3, 20)
 _SUBORDINATION_PAIRS = 1e8
+# with it, a certificate only where CG's residual bound predicts success (_pcg)
+_SUBORDINATION_SKIPS_RZ_TEST = True
 # dimensions from which float32 products use Gram tiles (BLAS) rather than the numba kernel
 # (measured: bench_kernels.py --gram)
 _GRAM_MIN_DIM = 48
@@ -846,9 +848,9 @@ def subordination_bound(t, points, *, threads: int = 1):
     lambda_min(Z(t)) is at least the mixture of Gershgorin bounds of the Gaussian kernel
     matrices, whose row sums are bounded from each point's 16 nearest neighbours
     (`metric_magnitude.solvers._subordination`). Unlike `separation_bound` it does not
-    weaken with the dimension: measured within a factor 1.2 of lambda_min in R^3, 1.8 in
-    R^10 and 2.8 for clustered points in R^768 (1,500 points), where the separation bound
-    is 3, 5 and 1e31 times weaker.
+    weaken with the dimension: measured within a factor 1.24 of lambda_min in R^3, 1.7 in
+    R^10 and 2.7 in R^768 (200 Gaussian points, t = 0.01 to 30), where the separation bound
+    is up to 3.2, 5.7 and 1e31 times below it.
 
     Parameters
     ----------
@@ -887,10 +889,11 @@ def subordination_bound(t, points, *, threads: int = 1):
 
 def _subordination_pays(op: SimilarityOperator, separation: float) -> bool:
     """Whether to compute the subordination bound: where its neighbour search is cheap (a
-    k-d tree in up to 3 dimensions: 0.6 s for 100,000 points; a Gram search of at most
-    _SUBORDINATION_PAIRS pairs), or necessary (above _SUBORDINATION_DIMS[1] dimensions, or a
-    separation bound below 1e-8). Between, the separation bound costs about one iteration
-    (each gains ~10x) and the search more: 105 s for 100,000 points in R^10."""
+    k-d tree in up to 3 dimensions: 0.3 s for 100,000 points, then 2.5 s for the profile;
+    a Gram search of at most _SUBORDINATION_PAIRS pairs), or necessary (above
+    _SUBORDINATION_DIMS[1] dimensions, or a separation bound below 1e-8). Between, the
+    separation bound costs about one iteration (each gains ~10x) and the search more: 81.6 s
+    for 100,000 points in R^10 (study_eigenvalue_bounds.py --cost)."""
     low, high = _SUBORDINATION_DIMS
     return ("_subordination" in op.__dict__ or op.dim <= low or op.dim > high
             or float(op.n) ** 2 <= _SUBORDINATION_PAIRS or separation < 1e-8)
@@ -1474,11 +1477,16 @@ def _pcg(S, M, x0, rtol, maxiter, state) -> _ScaleOutcome:
         # ... but once a certificate has given the best eigenvalue bound there is (geometry
         # or Gershgorin), only res_est: the r^T M^-1 r test, which assumes the true lambda,
         # fired certificates that failed by 1.2 to 2.5x in the residual (20,000 points in
-        # R^3, t = 0.08 to 0.25), and a third followed
+        # R^3, t = 0.08 to 0.25), and a third followed; and with the subordination bound
+        # (within 1.2 to 2.7x of lambda_min) only res_est from the start: the r^T M^-1 r
+        # test fired 8 first certificates that failed along the 20 scales of a function
+        # (20,000 points in R^3), for the same iterations
         attempt_conv = (1e-2 if lam <= 0 else 1e-4) * conv_scale
         by_residual = res_est <= attempt * rtol * lower_est
+        by_conv = lam <= 0 or not (certified_once or (_SUBORDINATION_SKIPS_RZ_TEST and
+                                                       state["geo_source"] == "subordination"))
         if lower_est > 0 and (by_residual or (abs(rz_new) <= attempt_conv * rtol * lower_est
-                                              and (lam <= 0 or not certified_once))):
+                                              and by_conv)):
             # the derivative in the same pass where this certificate is likely the last
             # (its own bound predicts success): the pairs' distances and exponentials
             # are most of a product's cost
