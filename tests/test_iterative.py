@@ -76,31 +76,6 @@ def test_far_field_truncation_is_bounded():
     assert S.eps_max <= 1e-6
 
 
-U32 = np.finfo(np.float32).eps / 2
-
-
-@pytest.mark.parametrize("d", [3, 64])
-@pytest.mark.parametrize("weighted", [False, True, "both"])
-def test_gram_single_products_close_to_double(d, weighted):
-    # float32 products from Gram tiles (the numpy kernel's, and from 48 dimensions up the
-    # numba kernel's too): within the fused float32 kernel's u32 (4 + t d diam) |Z| |V|
-    # (measured at most 0.15 of it); far from the origin, as the leaves centre their tiles
-    X = _cloud(900, d, seed=3)
-    X[450:] += 40.0
-    X += 1e4
-    op = SimilarityOperator(X, threads=2, kernel="numpy")
-    assert op._gram_single
-    V = np.random.default_rng(4).standard_normal((900, 2)) * 1e3
-    for t in (0.05, 1.0, 8.0):
-        S = op.scaled(t, far_field_budget=1e-9)
-        ref = S.apply(V, distance_weighted=weighted)
-        got = S.apply(V, distance_weighted=weighted, single=True)
-        scale = S.apply(np.abs(V), distance_weighted=weighted)
-        err = np.abs(got - ref)
-        assert np.all(err <= U32 * (4 + t * op.dim * op.diameter_bound) * scale)
-        assert err.max() > 1e-12 * scale.max()  # float32 was used
-
-
 def test_gram_single_products_have_an_exact_diagonal():
     # |x|^2 + |y|^2 - 2 x.y at x = y is a rounding error, about u32 |x|^2: its square root
     # would put exp(-t sqrt(u32) |x|) on Z's diagonal; the tiles set it to exactly 0
