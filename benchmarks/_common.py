@@ -135,6 +135,12 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def machine_line() -> str:
+    """"load average L on N CPUs (model); date": the line the scripts print under a table."""
+    return (f"load average {os.getloadavg()[0]:.2f} on {cpus_available()} CPUs "
+            f"({cpu_model()}); {utc_now()}")
+
+
 def cpus_available() -> int | None:
     """CPUs this process may run on (None where the OS does not say)."""
     try:

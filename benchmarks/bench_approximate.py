@@ -26,7 +26,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import _common
@@ -116,8 +115,7 @@ def main() -> None:
         print(f"| {r['n']:,} | {r['d']} | {r['t']:.3g} | {r['fraction']:.2f} | {what} | "
               f"{r['rel_error']:.1e} | {r['spearman']:.4f} | {r['top10']:.1f} | "
               f"{r['magnitude_rel_error']:.1e} | {r['time_s']:.2f} | {r['exact_time_s']:.2f} |")
-    print(f"\nload average {os.getloadavg()[0]:.2f} on {_common.cpus_available()} CPUs "
-          f"({_common.cpu_model()}); {_common.utc_now()}")
+    print(f"\n{_common.machine_line()}")
     _common.write_results(args.out, rows)
 
 

@@ -31,7 +31,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 
@@ -147,9 +146,7 @@ def _gram_main(args) -> None:
         print(f"| {r['n']:,} | {r['d']} | {m['gram32']:.3f} | {m['fused32']:.3f} | "
               f"{m['numba64']:.3f} | {m['numpy64']:.3f} | {m['fused32'] / m['gram32']:.2f}x | "
               f"{m['numpy64'] / m['gram32']:.2f}x | {e['gram32']:.1e} | {e['fused32']:.1e} |")
-    print(f"\nmedians of {args.repeats} interleaved repeats; load average "
-          f"{os.getloadavg()[0]:.2f} on {_common.cpus_available()} CPUs "
-          f"({_common.cpu_model()}); {_common.utc_now()}")
+    print(f"\nmedians of {args.repeats} interleaved repeats; {_common.machine_line()}")
     _common.write_results(args.out, rows)
 
 
@@ -197,9 +194,7 @@ def main() -> None:
               f"{r['numba_first_call_s']:.2f} | {r['max_rel_diff']:.1e} | "
               f"{r['single_median_s']:.3f} | {r['single_speedup']:.2f}x | "
               f"{r['single_max_rel_diff']:.1e} | {r['single_tracked_median_s']:.3f} |")
-    print(f"\nmedians of {args.repeats} interleaved repeats; load average "
-          f"{os.getloadavg()[0]:.2f} on {_common.cpus_available()} CPUs "
-          f"({_common.cpu_model()}); {_common.utc_now()}")
+    print(f"\nmedians of {args.repeats} interleaved repeats; {_common.machine_line()}")
     _common.write_results(args.out, rows)
 
 

@@ -152,6 +152,11 @@ def gershgorin_profile(A: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     return s, np.maximum(g, 0.0)
 
 
+def profile(P: np.ndarray, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """`gershgorin_profile` of the points P from their `NEIGHBOURS` nearest neighbours."""
+    return gershgorin_profile(nearest_squared_distances(P, NEIGHBOURS, threads), P.shape[0])
+
+
 def bound_from_profile(t: float, s: np.ndarray, g: np.ndarray) -> float:
     """int max(0, g) phi_t over the grid's cells (g at each cell's left end), t > 0."""
     if not t > 0:

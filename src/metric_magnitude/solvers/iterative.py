@@ -875,14 +875,13 @@ def subordination_bound(t, points, *, threads: int = 1):
     >>> bool(lam / 1.5 <= subordination_bound(1.0, X) <= lam)
     True
     """
-    from ._subordination import NEIGHBOURS, bound_from_profile, gershgorin_profile
-    from ._subordination import nearest_squared_distances as nearest
+    from ._subordination import bound_from_profile, profile
 
     P = np.asarray(points, dtype=np.float64)
     if P.ndim != 2 or not np.isfinite(P).all():
         raise InvalidInputError(f"points must be a finite 2-D array, got shape {P.shape}")
     ts = np.asarray(t, dtype=np.float64)
-    s, g = gershgorin_profile(nearest(P, NEIGHBOURS, threads), P.shape[0])
+    s, g = profile(P, threads)
     out = np.array([bound_from_profile(float(x), s, g) for x in ts.ravel()])
     return float(out[0]) if ts.ndim == 0 else out.reshape(ts.shape)
 
@@ -903,10 +902,9 @@ def _subordination_profile(op: SimilarityOperator):
     """The t-independent part of `subordination_bound` for the operator's points (once)."""
     cache = op.__dict__
     if "_subordination" not in cache:
-        from ._subordination import NEIGHBOURS, gershgorin_profile, nearest_squared_distances
+        from ._subordination import profile
 
-        A = nearest_squared_distances(op._P, NEIGHBOURS, op.threads)
-        cache["_subordination"] = gershgorin_profile(A, op.n)
+        cache["_subordination"] = profile(op._P, op.threads)
     return cache["_subordination"]
 
 
