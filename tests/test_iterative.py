@@ -93,28 +93,129 @@ def test_single_precision_accuracy_test_of_gram_tiles():
     assert not gaussian.single_is_accurate(0.0)
 
 
-def test_mixed_precision_with_gram_tiles_certifies_the_dense_value(monkeypatch):
+def _spy_gram_tiles(monkeypatch) -> list:
+    """Record the precision of every Gram tile function made from now on."""
     calls = []
     original = SimilarityOperator._gram_tiles
-    monkeypatch.setattr(SimilarityOperator, "_gram_tiles",
-                        lambda self, i: calls.append(i) or original(self, i))
+
+    def spy(self, i, dtype=np.float32):
+        calls.append(np.dtype(dtype).name)
+        return original(self, i, dtype)
+
+    monkeypatch.setattr(SimilarityOperator, "_gram_tiles", spy)
+    return calls
+
+
+def test_mixed_precision_with_gram_tiles_certifies_the_dense_value(monkeypatch):
+    calls = _spy_gram_tiles(monkeypatch)
     X = _cloud(1200, 64, seed=7)
     X[:200] = X[200:400] + 1e-4 * _cloud(200, 64, seed=8)  # near duplicates, second case
     for name, pts in (("gaussian", X[200:]), ("near duplicates", X)):
         scales = [0.05, 0.3, 2.0]
         _, dense = mm.solve(pts, np.array(scales), method="cholesky")
-        calls.clear()
-        res = {p: solve_iterative(pts, scales, rtol=1e-8, precision=p, kernel="numpy")
-               for p in ("double", "mixed")}
+        res = {}
+        for p in ("double", "mixed"):
+            calls.clear()
+            res[p] = solve_iterative(pts, scales, rtol=1e-8, precision=p, kernel="numpy")
+            # float32 Gram tiles for mixed precision, float64 ones for the certificates
+            # (the numpy kernel from 32 dimensions); neither 1e-4 apart among points ~10
+            # apart, where the Gram distances' error bound is too large: there only the
+            # first product is float32 (it finds the separation), then done again in float64
+            leaves = SimilarityOperator(pts, kernel="numpy").n_leaves
+            n32 = calls.count("float32")
+            if p == "double":
+                assert n32 == 0
+            else:
+                assert n32 > leaves if name == "gaussian" else n32 == leaves
+            assert ("float64" in calls) == (name == "gaussian")
         for r in res.values():
             assert r.certified.all() and np.all(r.gap <= 1e-8)
             assert _contains(r, dense.magnitude, 1e-11)
-        if name == "gaussian":
-            assert calls  # float32 Gram tiles were used
-        else:
-            assert not calls  # 1e-4 apart among points ~10 apart: float64 throughout
         a, b = res["double"], res["mixed"]
         assert np.all(np.abs(a.magnitude - b.magnitude) <= 1e-8 * a.magnitude)
+
+
+def test_gram_double_distances_are_within_their_bound():
+    # pairs 1e-6 to 1 apart among points ~300 from their leaf's centre and 1e3 from the
+    # origin: the cancellation in |x'|^2 + |y'|^2 - 2 x'.y' is as bad as it gets; every
+    # float64 Gram distance against 40-digit mpmath, within gram_distance_error
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((240, 96)) * 30.0 + 1e3
+    X[1::2] = X[0::2] + 10.0 ** rng.uniform(-6, 0, (120, 1)) * rng.standard_normal((120, 96))
+    op = SimilarityOperator(X, kernel="numpy", leaf=40)
+    P = op._P
+    worst, checked = 0.0, 0
+    with mp.workdps(40):
+        exact_points = [[mp.mpf(float(v)) for v in row] for row in P]
+        for i in range(op.n_leaves):
+            r0, r1 = int(op.starts[i]), int(op.starts[i + 1])
+            dist = op._gram_tiles(i, np.float64)
+            for c0, c1 in ((r0, r1), (0, op.n)):
+                T = dist(c0, c1)
+                assert T.dtype == np.float64
+                for a in range(r1 - r0):
+                    for b in range(c1 - c0):
+                        if r0 + a == c0 + b:
+                            assert T[a, b] == 0.0
+                            continue
+                        # the 8 closest pairs of each row, and every 13th
+                        if b % 13 and T[a, b] > np.sort(T[a])[8]:
+                            continue
+                        x, y = exact_points[r0 + a], exact_points[c0 + b]
+                        r = mp.sqrt(mp.fsum((u - v) ** 2 for u, v in zip(x, y, strict=True)))
+                        bound = op.gram_distance_error(float(r))
+                        err = float(abs(mp.mpf(float(T[a, b])) - r))
+                        assert err <= bound, (float(r), err, bound)
+                        worst = max(worst, err / bound)
+                        checked += 1
+    assert checked > 2000
+    assert worst > 1e-4  # the bound is not vacuous: measured errors reach a part of it
+
+
+@pytest.mark.parametrize("near", [None, 1e-3, 1e-7, 0.0])
+def test_gram_tiles_track_rigorous_extreme_distances(near):
+    # the first product finds the separation; from Gram tiles (float32 or float64) the
+    # extremes are bounds: below the true smallest, above the true largest distance
+    X = _cloud(900, 64, seed=15) * 3.0 + 50.0
+    if near is not None:
+        X[5] = X[400] + near / 8.0  # |X[5] - X[400]| = near
+    D = cdist(X, X)
+    true_min, true_max = D[np.triu_indices(900, 1)].min(), D.max()
+    op = SimilarityOperator(X, kernel="numpy")
+    for single in (True, False):
+        S = op.scaled(0.2)
+        S.gram_double = not single
+        S.apply(np.ones((900, 1)), track_min=True, single=single)
+        assert S.min_distance <= true_min and S.max_distance >= true_max
+        tol = 1e-2 if single else 1e-6  # sqrt(c1) (2 rho + r): ~2e-3 and ~1e-7 of r here
+        assert S.max_distance <= true_max * (1 + tol)
+        # a pair 1e-3 apart, coordinates ~25 from the leaf's centre: float64 resolves it,
+        # float32 (squares off by ~1e-5) cannot; 1e-7 apart, neither
+        if near is None or (near == 1e-3 and not single):
+            assert S.min_distance >= true_min * (1 - 10 * tol if near is None else 0.999)
+
+
+def test_gram_double_products_only_where_their_bound_is_small():
+    X = _cloud(600, 96, seed=12)
+    op = SimilarityOperator(X, kernel="numpy")
+    q = float(cdist(X, X)[np.triu_indices(600, 1)].min())
+    S = op.scaled(0.3)
+    assert S.use_gram_double(q) and S.gram_double
+    direct = op.scaled(0.3)
+    direct.gram_double = False
+    # within the factor it is allowed, and above the direct distances' bound
+    assert direct.entry_rel_error() <= S.entry_rel_error() <= 16 * direct.entry_rel_error()
+    assert S.distance_rel_error() >= direct.distance_rel_error()
+    V = np.random.default_rng(13).standard_normal((600, 2))
+    ref = np.exp(-0.3 * cdist(op._P, op._P)) @ V
+    scale = np.exp(-0.3 * cdist(op._P, op._P)) @ np.abs(V)
+    assert np.all(np.abs(S.apply(V) - ref) <= 4 * S.entry_rel_error() * scale)
+    # points 1e-9 apart, or a separation of 0: the bound would be 1e5 times larger
+    for q_bad in (1e-9, 0.0):
+        T = op.scaled(0.3)
+        assert not T.use_gram_double(q_bad) and T.gram_double is False
+    # below 32 dimensions (numpy kernel) or 80 (numba): never
+    assert not SimilarityOperator(_cloud(600, 16), kernel="numpy").scaled(0.3).use_gram_double(q)
 
 
 # ----------------------------------------------------------------------------- eigenvalues
@@ -195,6 +296,26 @@ def test_gram_and_tree_neighbours_are_lower_bounds_and_agree(d):
         assert np.all(A[:, -1] <= exact[:, -1])  # bounds every point beyond the listed ones
         far = exact > 1e-6
         assert np.allclose(A[far], exact[far], rtol=1e-9)
+
+
+def test_gram_neighbours_where_float32_cannot_rank_the_candidates():
+    # each centre has 40 points on a sphere of radius about 1 around it, their squared
+    # radii 2e-7 apart: float32 (errors about 0.1 here, the points ~80 from the mean) ties
+    # them all, float64 (about 2e-10) tells them apart, so the float64 pass picks the order
+    from metric_magnitude.solvers import _subordination as sub
+
+    rng = np.random.default_rng(14)
+    centres = rng.standard_normal((30, 64)) * 10.0
+    dirs = rng.standard_normal((30, 40, 64))
+    dirs /= np.linalg.norm(dirs, axis=2, keepdims=True)
+    radii = 1.0 + 1e-7 * rng.permutation(40)
+    X = np.concatenate([centres, (centres[:, None] + radii[:, None] * dirs).reshape(-1, 64)])
+    exact = np.sort(cdist(X, X) ** 2, axis=1)[:, 1:18]
+    got = sub._gram_nearest(X, 17)
+    assert np.all(got <= exact * (1 + 1e-15)) and np.all(got[:, -1] <= exact[:, -1])
+    # the centres' 17 nearest are the 17 smallest radii, each within 1e-9
+    assert np.all(np.diff(exact[:30], axis=1) > 1.5e-7)
+    assert np.max(np.abs(got[:30] - exact[:30])) <= 1e-9
 
 
 @pytest.mark.parametrize("p", ["euclidean", "cityblock", "chebyshev"])

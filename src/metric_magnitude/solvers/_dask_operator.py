@@ -151,8 +151,8 @@ class _DaskScaledSimilarity(_ScaledSimilarity):
         workers = [w for w, _ in self._shares]
         Vf = client.scatter(V, broadcast=True, hash=False, workers=workers)
         parts = [client.submit(_worker_product, op._remote, share, Vf, self.t, track_min,
-                               op.workers[w], distance_weighted, single, workers=[w],
-                               pure=False)
+                               op.workers[w], distance_weighted, single,
+                               bool(self.gram_double), workers=[w], pure=False)
                  for w, share in self._shares]
         while len(parts) > 1:  # pairwise sums on the workers
             parts = [client.submit(_add, *parts[i:i + 2], pure=False) if i + 1 < len(parts)
@@ -166,7 +166,7 @@ class _DaskScaledSimilarity(_ScaledSimilarity):
 
 def _worker_product(op: SimilarityOperator, share: _Share, V: np.ndarray, t: float,
                     track_min: bool, threads: int, distance_weighted: bool = False,
-                    single: bool = False):
+                    single: bool = False, gram_double: bool = False):
     """One worker's part of Z~ V: the tiles of its rows, by the single-machine code."""
     if op.kernel == "numba" and importlib.util.find_spec("numba") is None:
         op.kernel = "numpy"  # this worker's copy only
@@ -180,6 +180,7 @@ def _worker_product(op: SimilarityOperator, share: _Share, V: np.ndarray, t: flo
     S = _ScaledSimilarity.__new__(_ScaledSimilarity)
     S.op, S.t, S.n, S.near = rows, t, op.n, share.near
     S.min_distance, S.max_distance = np.inf, 0.0
+    S.gram_double = gram_double  # (its error bounds are charged by the client's copy)
     Y = S.apply(V, track_min, distance_weighted, single)
     return Y, S.min_distance, S.max_distance
 

@@ -42,6 +42,7 @@ from scipy.spatial import cKDTree
 from scipy.special import erfc
 
 _U = np.finfo(np.float64).eps / 2
+_U32 = float(np.finfo(np.float32).eps) / 2
 NEIGHBOURS = 16
 _GRID = 256  # points of the geometric grid of s
 _TREE_MAX_DIM = 8  # above: blocked Gram products (the k-d tree's exact search slows down)
@@ -66,36 +67,62 @@ def nearest_squared_distances(P: np.ndarray, k: int, threads: int = 1) -> np.nda
 
 
 def _gram_nearest(P: np.ndarray, m: int) -> np.ndarray:
-    """`nearest_squared_distances` by blocks of Gram products (many dimensions)."""
+    """`nearest_squared_distances` by blocks of Gram products (many dimensions).
+
+    Candidates by float32 Gram products (BLAS, about twice float64's speed), then their
+    squared distances again in float64, with rigorous error bounds for both: a point left
+    out is farther (in float64) than m listed ones.
+    """
     n, d = P.shape
     Q = P - P.mean(axis=0)
     s = np.einsum("ij,ij->i", Q, Q) * (1.0 + 2.0 * (d + 1) * _U)
     rel = (2.0 * (d + 3) * _U / (1.0 - (d + 3) * _U) + 8.0 * _U) * (1.0 + 1e-6)
+    # float32: the same bound with u32, plus the rounding of the coordinates to float32
+    # (|x - y| moves by u32 (|x| + |y|), its square by at most 4 u32 (|x|^2 + |y|^2) more),
+    # and the float64 squared norms' own error
+    rel32 = (2.0 * (d + 3) * _U32 / (1.0 - (d + 3) * _U32) + 14.0 * _U32) * 1.01 + 2 * rel
+    Q32 = Q.astype(np.float32)
+    s32 = s.astype(np.float32)
+    smax = float(s.max())
     # a random sample of columns: each row's m-th smallest squared distance among them
-    # is above its m nearest overall, so only entries below it are kept and sorted
+    # is above its m nearest overall, so only entries below it (and its rounding) are kept
     sample = np.random.default_rng(0).choice(n, size=min(n, max(64 * m, 2048)), replace=False)
     out = np.empty((n, m))
     rows = max(16, _CHUNK_ENTRIES // max(n, 1))
     for r0 in range(0, n, rows):
         r1 = min(n, r0 + rows)
-        G = Q[r0:r1] @ Q.T
+        own = np.arange(r1 - r0), np.arange(r0, r1)
+        G = Q32[r0:r1] @ Q32.T
         G *= -2.0
-        G += s[r0:r1, None]
-        G += s[None, :]
-        G[np.arange(r1 - r0), np.arange(r0, r1)] = np.inf  # the points themselves
+        G += s32[r0:r1, None]
+        G += s32[None, :]
+        G[own] = np.inf  # the points themselves
         S = G[:, sample]
         thr = np.partition(S, m - 1, axis=1)[:, m - 1] if S.shape[1] > m else S.max(axis=1)
-        ii, jj = np.nonzero(G <= thr[:, None])
-        vals = G[ii, jj]
+        # the m-th smallest in float32, k (at most thr): m points are within e of it in
+        # float64, and one beyond k + 2 e (float32) is beyond k + e in float64, so not among
+        # the m nearest
+        e = rel32 * (s[r0:r1] + smax) * 1.01
+        ii, jj = np.nonzero(G <= (thr + 2.0 * e)[:, None])
+        v32 = G[ii, jj]
+        del G, S
+        order = np.lexsort((v32, ii))
+        ii, jj, v32 = ii[order], jj[order], v32[order]
+        first = np.searchsorted(ii, np.arange(r1 - r0))
+        k = v32[first + m - 1]
+        keep = np.nonzero(v32 <= (k + 2.0 * e)[ii])[0]
+        ii, jj = ii[keep], jj[keep]
+        # the candidates in float64, from the coordinates
+        vals = (s[r0 + ii] + s[jj]) - 2.0 * np.einsum("ij,ij->i", Q[r0 + ii], Q[jj])
         order = np.lexsort((vals, ii))
         ii, jj, vals = ii[order], jj[order], vals[order]
         first = np.searchsorted(ii, np.arange(r1 - r0))
         pick = first[:, None] + np.arange(m)[None, :]
-        near = vals[pick]  # each row has at least m entries at or below its threshold
+        near = vals[pick]  # each row has at least m candidates
         # the rounding of each computed squared distance (for the last column, the largest
         # over the row's other points: it bounds every point not listed)
         err = rel * (s[r0:r1, None] + s[jj[pick]])
-        err[:, -1] = rel * (s[r0:r1] + s.max())
+        err[:, -1] = rel * (s[r0:r1] + smax)
         out[r0:r1] = np.maximum(near - err, 0.0)
     # (subtracting row-dependent errors can break the order; only the last column must stay
     # a bound for all points beyond the listed ones, which it is)

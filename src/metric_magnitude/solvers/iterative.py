@@ -121,7 +121,7 @@ PRECISIONS = ("mixed", "double")  # of CG's search-direction products (solve_ite
 _NUMBA_MIN_POINTS = 2048
 
 _U = np.finfo(np.float64).eps / 2  # unit roundoff
-_U32 = np.finfo(np.float32).eps / 2
+_U32 = float(np.finfo(np.float32).eps) / 2
 # precision="mixed": iterations without r^T M^-1 r halving before float64 takes over
 _SINGLE_PATIENCE = 25
 # warm start: the Galerkin point in the span of this many previous scales' weights (20
@@ -171,6 +171,12 @@ _SUBORDINATION_SKIPS_RZ_TEST = True
 # dimensions from which float32 products use Gram tiles (BLAS) rather than the numba kernel
 # (measured: bench_kernels.py --gram)
 _GRAM_MIN_DIM = 48
+# ... and float64 products (certificates included) from these dimensions, by kernel
+# (bench_kernels.py --gram: the fused float64 kernel 0.95x of Gram tiles in R^64, 1.16x in
+# R^96, 4.3x in R^768; numpy's cdist tiles 1.12x in R^32), where the error bound they
+# charge is within _GRAM_DOUBLE_ERROR times the direct distances' one
+_GRAM_DOUBLE_MIN_DIM = {"numba": 80, "numpy": 32}
+_GRAM_DOUBLE_ERROR = 16.0
 # far-field entries skipped per row, relative to rtol: their effect on the bounds is about
 # this fraction of the requested gap
 _FAR_FIELD_BUDGET = 0.05
@@ -473,6 +479,10 @@ class SimilarityOperator:
         # kernel has no float32 path (numpy) or is slower (many dimensions)
         self._gram_single = (self.metric == "euclidean" and self._P is not None and n >= 2
                              and (self.kernel == "numpy" or self.dim >= _GRAM_MIN_DIM))
+        # ... and float64 ones, where the solver finds them accurate enough
+        # (`_ScaledSimilarity.use_gram_double`)
+        self._gram_double = (self.metric == "euclidean" and self._P is not None and n >= 2
+                             and self.dim >= _GRAM_DOUBLE_MIN_DIM[self.kernel])
 
     def single_is_accurate(self, q: float) -> bool:
         """Whether float32 products tell points ``q`` apart to within 1% of ``q``.
@@ -490,6 +500,46 @@ class SimilarityOperator:
             return (self.dim + 2) * _U32 * (rho * rho + (rho + q) ** 2) <= 0.01 * q * q
         return q >= 100.0 * max(self.dim, 1) * _U32 * self.diameter_bound
 
+    def gram_distance_error(self, r: float) -> float:
+        """Bound on |r^ - r| for the float64 Gram-tile distance r^ of two points r apart.
+
+        With x' = fl(x - c), y' = fl(y - c) (c the row leaf's centre, |x - c| <= rho,
+        |y - c| <= rho + r): |x' - y'| is within u (2 rho + r) of r; the Gram entry and the
+        squared norms (d terms each) and the two additions put G = |x'|^2 + |y'|^2 - 2 x'.y'
+        within c1 (2 rho + r)^2 of |x' - y'|^2, c1 = (gamma_d + 2.02 u)(1 + u)^2, so its
+        square root is within c1 (2 rho + r)^2 / |x' - y'|, then rounded once more. Valid
+        where u (2 rho + r) <= 1e-6 r (`use_gram_double` checks it); convex in r.
+        """
+        d, rho = max(self.dim, 1), self._leaf_radius
+        c1 = (d * _U / (1.0 - d * _U) + 2.02 * _U) * (1.0 + _U) ** 2
+        return (1.000001 * _U * (2.0 * rho + 2.0 * r)
+                + 1.000002 * c1 * (4.0 * rho * rho / r + 4.0 * rho + r))
+
+    def gram_distance_bounds(self, lo: float, hi: float, single: bool) -> tuple[float, float]:
+        """Bounds on the true extreme distances from the extremes of Gram-tile distances.
+
+        ``lo``, ``hi``: the smallest and largest computed (float32 with ``single``) over some
+        pairs. Every computed r^ satisfies r^^2 (1 -+ u)^-2 = G within c1 (2 rho + r)^2 of
+        |x' - y'|^2, itself within u_c (2 rho + r) of r (`gram_distance_error`; u_c adds the
+        rounding of the coordinates to float32), so r <= (r^ / (1 - u) + 2 rho w) / (1 - w)
+        with w = sqrt(c1) + u_c, and the closest pair is at least
+        sqrt(lo^2 / (1 + u)^2 - c1 (2 rho + r)^2) - u_c (2 rho + r) apart, r bounded so.
+        """
+        u = _U32 if single else _U
+        d, rho = max(self.dim, 1), self._leaf_radius
+        c1 = (d * u / (1.0 - d * u) + 2.02 * u) * (1.0 + u) ** 2
+        uc = u + 1.01 * _U
+        w = math.sqrt(c1) * (1 + 1e-12) + uc
+        if not w < 0.5:
+            return 0.0, np.inf
+
+        def up(r):
+            return (r / (1.0 - u) + 2.0 * rho * w) / (1.0 - w) * (1 + 1e-12)
+
+        span = 2.0 * rho + up(lo)
+        low = math.sqrt(max(0.0, (lo / (1.0 + u)) ** 2 - c1 * span * span)) - uc * span
+        return max(0.0, low * (1 - 1e-12)), (up(hi) if hi > 0 else hi)
+
     @property
     def n_leaves(self) -> int:
         return self.starts.shape[0] - 1
@@ -505,29 +555,31 @@ class SimilarityOperator:
             return self._D[r0:r1][:, cols]
         return cdist(self._P[r0:r1], self._P[cols], metric=self.metric)
 
-    def _gram_tiles(self, i: int):
-        """Distances in float32 from leaf i's rows to columns c0:c1, by a Gram matrix.
+    def _gram_tiles(self, i: int, dtype=np.float32):
+        """Distances from leaf i's rows to columns c0:c1 by a Gram matrix, in ``dtype``.
 
         Coordinates are taken relative to the leaf box's centre (so the cancellation in
         |x|^2 + |y|^2 - 2 x.y is relative to the leaf's size for its nearby pairs), and the
-        leaf's own tile has an exact zero diagonal (otherwise sqrt of a rounding error, about
-        sqrt(u32) |x|). Returns a function ``(c0, c1) -> (rows, c1 - c0) float32``.
+        distance of a point to itself is exactly 0 (otherwise sqrt of a rounding error, about
+        sqrt(u) |x|). Returns a function ``(c0, c1) -> (rows, c1 - c0)`` array of ``dtype``.
+        In float64 each distance is within `gram_distance_error` of the exact one.
         """
         r0, r1 = int(self.starts[i]), int(self.starts[i + 1])
         centre = 0.5 * (self._lo[i] + self._hi[i])
-        R = (self._P[r0:r1] - centre).astype(np.float32)
+        R = (self._P[r0:r1] - centre).astype(dtype, copy=False)
         sr = np.einsum("ij,ij->i", R, R)
 
         def dist(c0: int, c1: int) -> np.ndarray:
             own = (c0, c1) == (r0, r1)
-            C = R if own else (self._P[c0:c1] - centre).astype(np.float32)
+            C = R if own else (self._P[c0:c1] - centre).astype(dtype, copy=False)
             sc = sr if own else np.einsum("ij,ij->i", C, C)
             G = R @ C.T
             G *= -2.0
             G += sr[:, None]
             G += sc[None, :]
-            if own:
-                np.fill_diagonal(G, 0.0)
+            a, b = max(r0, c0), min(r1, c1)  # the points in both: distance exactly 0
+            if a < b:
+                G[np.arange(a - r0, b - r0), np.arange(a - c0, b - c0)] = 0.0
             np.maximum(G, 0.0, out=G)
             return np.sqrt(G, out=G)
 
@@ -609,6 +661,10 @@ class _ScaledSimilarity:
         # extreme distances over the computed off-diagonal pairs, set by apply(track_min=True)
         self.min_distance = np.inf
         self.max_distance = 0.0
+        # float64 products from Gram tiles (`use_gram_double`; None: not decided yet), and
+        # their error bounds
+        self.gram_double: bool | None = None
+        self._gram_errors = (np.inf, np.inf)
 
     # ------------------------------------------------------------------ products
     def apply(self, V: np.ndarray, track_min: bool = False,
@@ -625,8 +681,10 @@ class _ScaledSimilarity:
         if V.ndim == 1:
             return self.apply(V[:, None], track_min, distance_weighted, single)[:, 0]
         op = self.op
-        # (the first product tracks the separation: with rigorous distances, not Gram ones)
-        gram = single and op._gram_single and not track_min
+        gram = op._gram_single if single else bool(self.gram_double)
+        # the separation from Gram tiles is looser by about sqrt(c1) diam
+        # (`SimilarityOperator.gram_distance_bounds`): only where nothing else is fast
+        gram = gram and not (track_min and op.dim < _GRAM_MIN_DIM)
         if op.kernel == "numba" and not gram:
             from ._kernels import apply_product
 
@@ -635,7 +693,7 @@ class _ScaledSimilarity:
         n, m = V.shape
         mo = 2 * m if distance_weighted == "both" else m  # columns of the result
         scale = 1.0
-        if gram:
+        if gram and single:
             # float32 keeps 8 exponent bits: V scaled to at most 1, so no product overflows
             scale = float(np.max(np.abs(V), initial=0.0))
             if not scale > 0:
@@ -651,7 +709,7 @@ class _ScaledSimilarity:
             local_min, local_max = np.inf, 0.0
             r0, r1 = int(starts[i]), int(starts[i + 1])
             Vi = V[r0:r1]
-            dist = (op._gram_tiles(i) if gram
+            dist = (op._gram_tiles(i, np.float32 if single else np.float64) if gram
                     else lambda c0, c1: op._dist(r0, r1, c0, c1))
             T = dist(r0, r1)
             if track_min and r1 - r0 > 1:
@@ -676,9 +734,11 @@ class _ScaledSimilarity:
 
         Y, lo, hi = _run_jobs(list(range(op.n_leaves)), work, op.threads, (n, mo), leaf_tiles)
         if track_min:
+            if gram:
+                lo, hi = op.gram_distance_bounds(lo, hi, single)
             self.min_distance = min(self.min_distance, lo)
             self.max_distance = max(self.max_distance, hi)
-        if gram:
+        if gram and single:
             Y *= scale
         return Y
 
@@ -701,9 +761,41 @@ class _ScaledSimilarity:
 
     def entry_rel_error(self) -> float:
         """Bound on |Z^_ij - Z_ij| / Z_ij for the computed entries Z^ (distances and exp)."""
+        if self.gram_double:
+            return self._gram_errors[0]
         op = self.op
         td = min(_EXP_UNDERFLOW, self.t * op.diameter_bound * (1 + 1e-12))
         return (td * (op.distance_rel_error + _U) + 2.0 * _U) * 1.01
+
+    def distance_rel_error(self) -> float:
+        """Bound on |D^_ij - D_ij| / D_ij for the distances the float64 products use."""
+        return self._gram_errors[1] if self.gram_double else self.op.distance_rel_error
+
+    def use_gram_double(self, q: float) -> bool:
+        """Compute float64 products from Gram tiles (BLAS) from now on, if they pay.
+
+        For euclidean points in at least `_GRAM_DOUBLE_MIN_DIM` dimensions (by kernel: where
+        the Gram tiles are the faster ones), where the separation
+        is ``q`` or more and the entries' error bound (`SimilarityOperator.gram_distance_error`
+        at the closest and the farthest pairs that do not underflow) is within
+        `_GRAM_DOUBLE_ERROR` times the direct distances' one; the certificates then charge
+        that bound (`entry_rel_error`, `distance_rel_error`). Returns whether it does.
+        """
+        op = self.op
+        self.gram_double = False
+        if not (op._gram_double and q > 0 and np.isfinite(q)
+                and _U * (2.0 * op._leaf_radius + q) <= 1e-6 * q):
+            return False
+        t = self.t
+        far = max(q, min(op.diameter_bound, _EXP_UNDERFLOW / t) * (1 + 1e-12))
+        err = max(op.gram_distance_error(q), op.gram_distance_error(far))
+        ez = (1.001 * t * (err + _U * far) + 2.0 * _U) * 1.01
+        if not (t * err <= 1e-3 and ez <= _GRAM_DOUBLE_ERROR * self.entry_rel_error()):
+            return False
+        # distances: the bound relative to r decreases with r
+        self._gram_errors = (ez, op.gram_distance_error(q) / q * 1.01)
+        self.gram_double = True
+        return True
 
 
 def _run_jobs(jobs: list, work: list, threads: int, shape: tuple, do_job):
@@ -1343,17 +1435,18 @@ def _product(S: _ScaledSimilarity, V: np.ndarray, state: dict,
     """Z~ V, counting products; the first product of a solve also finds the separation.
 
     ``single``: in float32 (uncertified; search directions only). The first product may be
-    one: its distances are rigorous bounds, looser by about u32 diam; where that is more
-    than 1% of the separation (points closer than 100 u32 diam, where float32 is not used
-    for the iterations either) it is computed again in float64.
+    one: its distances are rigorous bounds, only looser; where float32 is not accurate
+    enough for the separation they give (`SimilarityOperator.single_is_accurate`, which
+    keeps the iterations in float64 too) it is computed again in float64.
     """
     track = state["min_distance"] is None
+    if not track and S.gram_double is None:
+        S.use_gram_double(state["min_distance"])
     Y = S.apply(V, track_min=track, single=single, distance_weighted=distance_weighted)
     state["matvecs"] += 1
     if track:
         _record_distances(S, state)
-        if (single and S.op.kernel == "numba"  # (the numpy tiles are float64 anyway)
-                and not state["min_distance"] >= 100.0 * _U32 * S.op.diameter_bound):
+        if single and not S.op.single_is_accurate(state["min_distance"]):
             # float32 cannot tell these points apart well enough: exact distances, and a
             # float64 product, from the start
             S.min_distance, S.max_distance = np.inf, 0.0
@@ -1831,7 +1924,7 @@ def _derivative_from_products(S: _ScaledSimilarity, x: np.ndarray, Y: np.ndarray
     n = S.n
     ax = np.abs(x)
     value = float(x @ Y[:, 0])
-    g = 1.01 * (S.sum_terms + n) * _U + S.entry_rel_error() + S.op.distance_rel_error
+    g = 1.01 * (S.sum_terms + n) * _U + S.entry_rel_error() + S.distance_rel_error()
     rounding = g * float(ax @ Y[:, 1]) * (1.0 + g)
     bound = derivative_error_bound(float(np.linalg.norm(Y[:, 0])), float(Y[:, 2].max()),
                                    rounding, weight_error)
