@@ -195,6 +195,23 @@ def test_gram_tiles_track_rigorous_extreme_distances(near):
             assert S.min_distance >= true_min * (1 - 10 * tol if near is None else 0.999)
 
 
+def test_columns_and_blocks_by_gram_products_in_many_dimensions():
+    # the preconditioners' columns and diagonal blocks (uncertified) from Gram products
+    # where float64 products may use them: the same matrices to rounding
+    X = _cloud(700, 96, seed=16) + 20.0
+    op = SimilarityOperator(X, kernel="numpy")
+    assert op._gram_double
+    S = op.scaled(0.2)
+    Z = np.exp(-0.2 * cdist(op._P, op._P))
+    cols = np.array([3, 250, 699, 3])
+    assert np.allclose(S.columns(cols), Z[:, cols], rtol=1e-12, atol=0)
+    for i in range(op.n_leaves):
+        r0, r1 = op.starts[i], op.starts[i + 1]
+        B = S.diagonal_block(i)
+        assert np.allclose(B, Z[r0:r1, r0:r1], rtol=1e-12, atol=0)
+        assert np.array_equal(np.diag(B), np.ones(r1 - r0))
+
+
 def test_gram_double_products_only_where_their_bound_is_small():
     X = _cloud(600, 96, seed=12)
     op = SimilarityOperator(X, kernel="numpy")

@@ -551,8 +551,17 @@ class SimilarityOperator:
         return cdist(self._P[r0:r1], self._P[c0:c1], metric=self.metric)
 
     def _dist_cols(self, r0, r1, cols) -> np.ndarray:
+        """Distances from rows r0:r1 to the columns ``cols``, for what is not certified
+        (preconditioners, estimates): by Gram products where float64 products use them."""
         if self._D is not None:
             return self._D[r0:r1][:, cols]
+        if self._gram_double:
+            R, C = self._P[r0:r1], self._P[cols]
+            centre = 0.5 * (R.min(axis=0) + R.max(axis=0))
+            T = _gram_distances(R - centre, C - centre)
+            own = np.flatnonzero((cols >= r0) & (cols < r1))
+            T[cols[own] - r0, own] = 0.0  # a point's distance to itself, exactly
+            return T
         return cdist(self._P[r0:r1], self._P[cols], metric=self.metric)
 
     def _gram_tiles(self, i: int, dtype=np.float32):
@@ -572,16 +581,11 @@ class SimilarityOperator:
         def dist(c0: int, c1: int) -> np.ndarray:
             own = (c0, c1) == (r0, r1)
             C = R if own else (self._P[c0:c1] - centre).astype(dtype, copy=False)
-            sc = sr if own else np.einsum("ij,ij->i", C, C)
-            G = R @ C.T
-            G *= -2.0
-            G += sr[:, None]
-            G += sc[None, :]
+            G = _gram_distances(R, C, sr, sr if own else None)
             a, b = max(r0, c0), min(r1, c1)  # the points in both: distance exactly 0
             if a < b:
                 G[np.arange(a - r0, b - r0), np.arange(a - c0, b - c0)] = 0.0
-            np.maximum(G, 0.0, out=G)
-            return np.sqrt(G, out=G)
+            return G
 
         return dist
 
@@ -754,8 +758,16 @@ class _ScaledSimilarity:
         return np.exp(out, out=out)
 
     def diagonal_block(self, i: int) -> np.ndarray:
-        r0, r1 = int(self.op.starts[i]), int(self.op.starts[i + 1])
-        T = self.op._dist(r0, r1, r0, r1)
+        """Z's block of leaf i (for block Jacobi: uncertified, so by Gram products where
+        float64 products may use them)."""
+        op = self.op
+        r0, r1 = int(op.starts[i]), int(op.starts[i + 1])
+        if op._gram_double:
+            R = op._P[r0:r1] - 0.5 * (op._lo[i] + op._hi[i])
+            T = _gram_distances(R, R)
+            np.fill_diagonal(T, 0.0)
+        else:
+            T = op._dist(r0, r1, r0, r1)
         T *= -self.t
         return np.exp(T, out=T)
 
@@ -796,6 +808,19 @@ class _ScaledSimilarity:
         self._gram_errors = (ez, op.gram_distance_error(q) / q * 1.01)
         self.gram_double = True
         return True
+
+
+def _gram_distances(R: np.ndarray, C: np.ndarray, sr=None, sc=None) -> np.ndarray:
+    """sqrt(max(0, |r|^2 + |c|^2 - 2 r.c)) for the rows r of R and c of C (coordinates
+    relative to a nearby centre), in their dtype; ``sr``, ``sc``: their squared norms."""
+    sr = np.einsum("ij,ij->i", R, R) if sr is None else sr
+    sc = np.einsum("ij,ij->i", C, C) if sc is None else sc
+    G = R @ C.T
+    G *= -2.0
+    G += sr[:, None]
+    G += sc[None, :]
+    np.maximum(G, 0.0, out=G)
+    return np.sqrt(G, out=G)
 
 
 def _run_jobs(jobs: list, work: list, threads: int, shape: tuple, do_job):
