@@ -182,6 +182,31 @@ def test_single_products_close_to_double(kernel, metric, d, weighted):
             assert hi <= S32.max_distance <= hi + slack
 
 
+@pytest.mark.parametrize("d", [24, 96])
+def test_gram_tiles_compiled_pass_equals_numpy(kernels, d):
+    # the numba kernel's Gram tiles (BLAS, then one compiled pass) against the numpy
+    # kernel's (BLAS, then numpy): same tiles, so the same products to rounding, and the
+    # same tracked distance bounds
+    X = _two_clusters(1200, d, seed=6) * 2.0 + 30.0
+    t = 1.0 / math.sqrt(d)
+    V = np.random.default_rng(7).standard_normal((1200, 2))
+    op_np = SimilarityOperator(X, threads=2, kernel="numpy")
+    op_nb = SimilarityOperator(X, threads=2, kernel="numba")
+    assert op_nb._gram_single and op_nb._gram_double
+    for single, weighted in ((True, False), (False, False), (False, True), (False, "both")):
+        S_np, S_nb = op_np.scaled(t), op_nb.scaled(t)
+        S_np.gram_double = S_nb.gram_double = True
+        got = S_nb.apply(V, single=single, distance_weighted=weighted, track_min=True)
+        ref = S_np.apply(V, single=single, distance_weighted=weighted, track_min=True)
+        scale = S_np.apply(np.abs(V), distance_weighted=weighted)
+        tol = 1e-6 if single else 1e-14  # two float32 products: each within ~5e-8
+        assert np.max(np.abs(got - ref) / scale) <= tol
+        assert np.max(np.abs(got - ref) / scale) > 0 or not single
+        if d >= 48:  # tracked from Gram tiles: the same bounds
+            assert S_nb.min_distance == pytest.approx(S_np.min_distance, rel=1e-6)
+            assert S_nb.max_distance == pytest.approx(S_np.max_distance, rel=1e-6)
+
+
 def _spy_products(kernels, monkeypatch):
     calls = []
     original = kernels.apply_product

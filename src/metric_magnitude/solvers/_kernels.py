@@ -337,6 +337,135 @@ def _leaf_product(PT, VT, YT, r0, r1, cols, t, metric, track, block,
     return dmin, dmax
 
 
+@njit(**_JIT)
+def _gram_tile_product(G, sr, sc, VT, YT, r0, c0, t, own, track,
+                       weighted):  # pragma: no cover - compiled
+    """The rest of a Gram tile's product, in one pass: for the tile's pairs (i, j), rows
+    r0 + i and columns c0 + j (with ``own``, the leaf's own square: j > i and the
+    diagonal), distance sqrt(max(0, sr_i + sc_j - 2 G_ij)), e = exp(-t d), and both
+    YT[:, r0 + i] += e VT[:, c0 + j] and YT[:, c0 + j] += e VT[:, r0 + i]; ``weighted`` as
+    in `_leaf_product`. Returns (min, max) of the distances met (when ``track``)."""
+    R, C = G.shape
+    m = VT.shape[0]
+    mo = YT.shape[0]
+    buf = np.empty(C, G.dtype)
+    kbuf = np.empty(C, G.dtype)
+    dbuf = np.empty(C if weighted else 0, G.dtype)
+    colacc = np.zeros((mo, C), G.dtype)
+    zero = np.zeros(1, G.dtype)[0]
+    tmin = np.full(C if track else 0, np.inf, G.dtype)
+    tmax = np.zeros(C if track else 0, G.dtype)
+    neg_t = -t
+    if own and weighted != 1:  # Z_ii = 1 exactly
+        for mm in range(m):
+            for i in range(R):
+                YT[mm, r0 + i] += VT[mm, r0 + i]
+    for i in range(R):
+        j0 = i + 1 if own else 0
+        w = C - j0
+        if w <= 0:
+            continue
+        g = G[i, j0:C]
+        s = sc[j0:C]
+        si = sr[i]
+        for jj in range(w):
+            d2 = (si + s[jj]) - (g[jj] + g[jj])
+            buf[jj] = np.sqrt(d2 if d2 > zero else zero)
+        if track:
+            lo = tmin[j0:C]
+            hi = tmax[j0:C]
+            for jj in range(w):
+                v = buf[jj]
+                a = lo[jj]
+                b = hi[jj]
+                lo[jj] = v if v < a else a
+                hi[jj] = v if v > b else b
+        if weighted:
+            for jj in range(w):
+                dbuf[jj] = buf[jj]
+        _exp_block(buf, kbuf, w, neg_t)
+        if weighted == 1:
+            for jj in range(w):
+                buf[jj] *= dbuf[jj]
+        elif weighted == 2:
+            for jj in range(w):
+                dbuf[jj] *= buf[jj]
+        for mm in range(m):
+            _add_row(buf, VT, YT, colacc, mm, mm, r0 + i, c0 + j0, c0 + C, j0, w, zero)
+        if weighted == 2:
+            for mm in range(m):
+                _add_row(dbuf, VT, YT, colacc, mm, m + mm, r0 + i, c0 + j0, c0 + C, j0, w,
+                         zero)
+    for mm in range(mo):
+        yseg = YT[mm, c0:c0 + C]
+        cseg = colacc[mm]
+        for jj in range(C):
+            yseg[jj] += cseg[jj]
+    dmin = np.inf
+    dmax = 0.0
+    for jj in range(tmin.shape[0]):
+        dmin = min(dmin, tmin[jj])
+        dmax = max(dmax, tmax[jj])
+    return dmin, dmax
+
+
+def apply_gram_product(S, V: np.ndarray, track_min: bool = False,
+                       distance_weighted: bool | str = False,
+                       single: bool = False) -> np.ndarray:
+    """Z~ @ V for a `_ScaledSimilarity` S of euclidean points from Gram tiles: the tiles of
+    its numpy ``apply`` (coordinates relative to each row leaf's centre, G = R C^T by BLAS),
+    the rest fused in one compiled pass (`_gram_tile_product`: distances, our exp, both
+    symmetric updates) instead of numpy's eight passes over each tile. In float32 with
+    ``single`` (V scaled to at most 1; sums within a tile row in float32, float64 across),
+    else float64 with the distances `SimilarityOperator.gram_distance_error` bounds. Tracked
+    extremes are converted to rigorous bounds by the caller.
+    """
+    from .iterative import _CHUNK_ENTRIES, _run_jobs
+
+    op = S.op
+    n, m = V.shape
+    mode = 2 if distance_weighted == "both" else int(bool(distance_weighted))
+    mo = 2 * m if mode == 2 else m
+    dtype = np.float32 if single else np.float64
+    scale = 1.0
+    if single:
+        scale = float(np.max(np.abs(V), initial=0.0))
+        if not scale > 0:
+            return np.zeros((n, mo))
+        V = V / scale
+    VT = np.ascontiguousarray(V.T, dtype=dtype)
+    starts = op.starts
+    P = op._P
+    jobs, work = [], []
+    for i in range(op.n_leaves):
+        r0, r1 = int(starts[i]), int(starts[i + 1])
+        jobs.append((i, r0, r1))
+        work.append((r1 - r0) * (1 + sum(b - a for a, b in S.near[i])))
+
+    def leaf(YT, job):
+        i, r0, r1 = job
+        centre = 0.5 * (op._lo[i] + op._hi[i])
+        R = (P[r0:r1] - centre).astype(dtype, copy=False)
+        sr = np.einsum("ij,ij->i", R, R)
+        lo, hi = _gram_tile_product(R @ R.T, sr, sr, VT, YT, r0, r0, S.t, True, track_min,
+                                    mode)
+        width = max(1, _CHUNK_ENTRIES // (r1 - r0))
+        for a, b in S.near[i]:
+            for c0 in range(a, b, width):
+                c1 = min(b, c0 + width)
+                C = (P[c0:c1] - centre).astype(dtype, copy=False)
+                sc = np.einsum("ij,ij->i", C, C)
+                lo2, hi2 = _gram_tile_product(R @ C.T, sr, sc, VT, YT, r0, c0, S.t, False,
+                                              track_min, mode)
+                lo, hi = min(lo, lo2), max(hi, hi2)
+        return lo, hi
+
+    YT, lo, hi = _run_jobs(jobs, work, op.threads, (mo, n), leaf)
+    if single:
+        YT *= scale
+    return np.ascontiguousarray(YT.T), lo, hi
+
+
 def exp_nonpositive(x, single: bool = False) -> np.ndarray:
     """exp(x) for x <= 0 with the kernels' own vectorised exponential (tests and benchmarks):
     in float64, or with ``single`` in float32 (the products of ``precision="mixed"``).

@@ -168,14 +168,20 @@ _SUBORDINATION_DIMS = (3, 20)
 _SUBORDINATION_PAIRS = 1e8
 # with it, a certificate only where CG's residual bound predicts success (_pcg)
 _SUBORDINATION_SKIPS_RZ_TEST = True
-# dimensions from which float32 products use Gram tiles (BLAS) rather than the numba kernel
-# (measured: bench_kernels.py --gram)
-_GRAM_MIN_DIM = 48
-# ... and float64 products (certificates included) from these dimensions, by kernel
-# (bench_kernels.py --gram: the fused float64 kernel 0.95x of Gram tiles in R^64, 1.16x in
-# R^96, 4.3x in R^768; numpy's cdist tiles 1.12x in R^32), where the error bound they
-# charge is within _GRAM_DOUBLE_ERROR times the direct distances' one
-_GRAM_DOUBLE_MIN_DIM = {"numba": 80, "numpy": 32}
+# dimensions from which float32 products use Gram tiles (BLAS, then one compiled pass:
+# `_kernels.apply_gram_product`) rather than the fused numba kernel (bench_kernels.py --gram,
+# 10,000 points: the fused kernel 1.02x of the Gram tiles' time in R^10, 1.13x in R^16,
+# 3.9x in R^768; the numpy kernel has no other float32 path)
+_GRAM_MIN_DIM = 16
+# ... and float64 products (certificates included), by kernel (the fused float64 kernel
+# 0.91x in R^16, 1.14x in R^24, 4.4x in R^768; numpy's cdist tiles 0.98x in R^24, 1.13x in
+# R^32), where the error bound they charge is within _GRAM_DOUBLE_ERROR times the direct
+# distances' one
+_GRAM_DOUBLE_MIN_DIM = {"numba": 24, "numpy": 32}
+# ... and the first product, which finds the separation: from Gram tiles it is looser (by
+# about sqrt(c1) (2 rho + r), `SimilarityOperator.gram_distance_bounds`), and below this the
+# separation bound on lambda_min depends on it
+_GRAM_TRACK_MIN_DIM = 48
 _GRAM_DOUBLE_ERROR = 16.0
 # far-field entries skipped per row, relative to rtol: their effect on the bounds is about
 # this fraction of the requested gap
@@ -401,8 +407,10 @@ class SimilarityOperator:
         for 5 to 10 s (then cached on disk). ``"auto"``: numba where it is installed and
         applies, from 2,048 points up; numpy otherwise. Float32 products (the search
         directions of ``precision="mixed"``) of euclidean points are computed from Gram
-        tiles (BLAS) with the numpy kernel, and from 48 dimensions up with numba too
-        (faster there than the fused kernel, whose distances loop over the coordinates).
+        tiles (BLAS) with the numpy kernel, and from 16 dimensions up with numba too
+        (faster there than the fused kernel, whose distances loop over the coordinates);
+        float64 ones from 32 (numpy) and 24 (numba) dimensions, where the certificate can
+        charge their error (`_ScaledSimilarity.use_gram_double`).
 
     Memory: the points (or D), plus per thread one tile of at most 2^21 entries (16 MiB).
 
@@ -686,14 +694,20 @@ class _ScaledSimilarity:
             return self.apply(V[:, None], track_min, distance_weighted, single)[:, 0]
         op = self.op
         gram = op._gram_single if single else bool(self.gram_double)
-        # the separation from Gram tiles is looser by about sqrt(c1) diam
-        # (`SimilarityOperator.gram_distance_bounds`): only where nothing else is fast
-        gram = gram and not (track_min and op.dim < _GRAM_MIN_DIM)
-        if op.kernel == "numba" and not gram:
-            from ._kernels import apply_product
+        # the separation from Gram tiles is looser (`_GRAM_TRACK_MIN_DIM`)
+        gram = gram and not (track_min and op.dim < _GRAM_TRACK_MIN_DIM)
+        if op.kernel == "numba":
+            from ._kernels import apply_gram_product, apply_product
 
-            return apply_product(self, V, track_min, distance_weighted=distance_weighted,
-                                 single=single)
+            if not gram:
+                return apply_product(self, V, track_min, distance_weighted=distance_weighted,
+                                     single=single)
+            Y, lo, hi = apply_gram_product(self, V, track_min, distance_weighted, single)
+            if track_min:
+                lo, hi = op.gram_distance_bounds(lo, hi, single)
+                self.min_distance = min(self.min_distance, lo)
+                self.max_distance = max(self.max_distance, hi)
+            return Y
         n, m = V.shape
         mo = 2 * m if distance_weighted == "both" else m  # columns of the result
         scale = 1.0
@@ -1851,7 +1865,7 @@ def solve_iterative(
         ``"mixed"``: CG's products with its search directions are computed in float32
         (about 2x faster than the numba kernel's float64, 3 to 11x faster than the numpy
         kernel's; relative error about 2^-24 (1 + t d diam) per entry): by the numba
-        kernel, or for euclidean points with the numpy kernel or in 48 dimensions or more
+        kernel, or for euclidean points with the numpy kernel or in 16 dimensions or more
         by Gram tiles (BLAS), unless float32 moves the closest pair's distance by more than
         1% (`SimilarityOperator.single_is_accurate`), and until CG stops making progress,
         then in float64. Every certificate, the residual it
