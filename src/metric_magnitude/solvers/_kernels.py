@@ -55,6 +55,14 @@ reduction by ln2 and a degree-7 polynomial, within 0.96 float32 ulp measured aga
 chosen by `_exp_block` when numba compiles it; the row and column sums of a block are float32,
 the product itself float64. Never used for anything certified.
 
+Gram tiles (`apply_gram_product`, euclidean points in many dimensions, where the distances
+dominate): each tile's |x'|^2 + |y'|^2 - 2 x'.y' (coordinates relative to the row leaf's
+centre) comes from one BLAS product, then `_gram_tile_product` does the rest in one pass
+(distance, exp, both symmetric updates, with `_add_row`): the same tiles and additions as the
+numpy kernel's Gram path, whose numpy passes over each tile cost 1.5x more in R^96. In float32
+(search directions) and in float64, where the certificate charges the Gram distances' own
+error bound (`iterative.SimilarityOperator.gram_distance_error`).
+
 Compilation: ``cache=True``, so the first call on a machine compiles for about 6 s (measured
 on 2 busy cores) and writes the machine code next to this file (or to ``NUMBA_CACHE_DIR``);
 later processes load it in about 0.5 s, after importing numba (0.5 to 1.5 s).
@@ -228,6 +236,27 @@ def _add_row(buf, VT, YT, colacc, src, dst, i, j0, b1, off, w, zero):  # pragma:
 
 
 @njit(**_JIT)
+def _add_columns(YT, colacc, b0, b1):  # pragma: no cover - compiled
+    """YT[:, b0:b1] += the block's column sums."""
+    for mm in range(YT.shape[0]):
+        yseg = YT[mm, b0:b1]
+        cseg = colacc[mm]
+        for jj in range(b1 - b0):
+            yseg[jj] += cseg[jj]
+
+
+@njit(**_JIT)
+def _extremes(tmin, tmax):  # pragma: no cover - compiled
+    """(min, max) over the per-slot tracked distances."""
+    dmin = np.inf
+    dmax = 0.0
+    for jj in range(tmin.shape[0]):
+        dmin = min(dmin, tmin[jj])
+        dmax = max(dmax, tmax[jj])
+    return dmin, dmax
+
+
+@njit(**_JIT)
 def _leaf_product(PT, VT, YT, r0, r1, cols, t, metric, track, block,
                   weighted):  # pragma: no cover
     """YT += (Z restricted to pairs (i, j), j > i, i in r0:r1, j in cols) applied both ways.
@@ -324,17 +353,8 @@ def _leaf_product(PT, VT, YT, r0, r1, cols, t, metric, track, block,
                 if weighted == 2:
                     for mm in range(m):
                         _add_row(dbuf, VT, YT, colacc, mm, m + mm, i, j0, b1, off, w, zero)
-            for mm in range(mo):
-                yseg = YT[mm, b0:b1]
-                cseg = colacc[mm]
-                for jj in range(b1 - b0):
-                    yseg[jj] += cseg[jj]
-    dmin = np.inf
-    dmax = 0.0
-    for jj in range(tmin.shape[0]):
-        dmin = min(dmin, tmin[jj])
-        dmax = max(dmax, tmax[jj])
-    return dmin, dmax
+            _add_columns(YT, colacc, b0, b1)
+    return _extremes(tmin, tmax)
 
 
 @njit(**_JIT)
@@ -371,6 +391,8 @@ def _gram_tile_product(G, sr, sc, VT, YT, r0, c0, t, own, track,
         for jj in range(w):
             d2 = (si + s[jj]) - (g[jj] + g[jj])
             buf[jj] = np.sqrt(d2 if d2 > zero else zero)
+        # (the same steps as `_leaf_product`'s, written out again: a shared helper, even
+        # with inline="always", made the fused float32 product 10% slower in R^3)
         if track:
             lo = tmin[j0:C]
             hi = tmax[j0:C]
@@ -396,29 +418,20 @@ def _gram_tile_product(G, sr, sc, VT, YT, r0, c0, t, own, track,
             for mm in range(m):
                 _add_row(dbuf, VT, YT, colacc, mm, m + mm, r0 + i, c0 + j0, c0 + C, j0, w,
                          zero)
-    for mm in range(mo):
-        yseg = YT[mm, c0:c0 + C]
-        cseg = colacc[mm]
-        for jj in range(C):
-            yseg[jj] += cseg[jj]
-    dmin = np.inf
-    dmax = 0.0
-    for jj in range(tmin.shape[0]):
-        dmin = min(dmin, tmin[jj])
-        dmax = max(dmax, tmax[jj])
-    return dmin, dmax
+    _add_columns(YT, colacc, c0, c0 + C)
+    return _extremes(tmin, tmax)
 
 
 def apply_gram_product(S, V: np.ndarray, track_min: bool = False,
                        distance_weighted: bool | str = False,
-                       single: bool = False) -> np.ndarray:
+                       single: bool = False) -> tuple[np.ndarray, float, float]:
     """Z~ @ V for a `_ScaledSimilarity` S of euclidean points from Gram tiles: the tiles of
     its numpy ``apply`` (coordinates relative to each row leaf's centre, G = R C^T by BLAS),
     the rest fused in one compiled pass (`_gram_tile_product`: distances, our exp, both
     symmetric updates) instead of numpy's eight passes over each tile. In float32 with
     ``single`` (V scaled to at most 1; sums within a tile row in float32, float64 across),
-    else float64 with the distances `SimilarityOperator.gram_distance_error` bounds. Tracked
-    extremes are converted to rigorous bounds by the caller.
+    else float64 with the distances `SimilarityOperator.gram_distance_error` bounds. Returns
+    (Z~ V, min, max of the computed distances): the caller makes rigorous bounds of those.
     """
     from .iterative import _CHUNK_ENTRIES, _run_jobs
 
