@@ -205,6 +205,10 @@ def test_gram_tiles_compiled_pass_equals_numpy(kernels, d):
         if d >= 48:  # tracked from Gram tiles: the same bounds
             assert S_nb.min_distance == pytest.approx(S_np.min_distance, rel=1e-6)
             assert S_nb.max_distance == pytest.approx(S_np.max_distance, rel=1e-6)
+    # a zero block in float32 (nothing to scale by): zeros, by either kernel
+    for op in (op_np, op_nb):
+        assert np.array_equal(op.scaled(t).apply(np.zeros((1200, 2)), single=True),
+                              np.zeros((1200, 2)))
 
 
 def _spy_products(kernels, monkeypatch):

@@ -444,7 +444,7 @@ def apply_gram_product(S, V: np.ndarray, track_min: bool = False,
     if single:
         scale = float(np.max(np.abs(V), initial=0.0))
         if not scale > 0:
-            return np.zeros((n, mo))
+            return np.zeros((n, mo)), np.inf, 0.0
         V = V / scale
     VT = np.ascontiguousarray(V.T, dtype=dtype)
     starts = op.starts
