@@ -429,9 +429,10 @@ def apply_gram_product(S, V: np.ndarray, track_min: bool = False,
     its numpy ``apply`` (coordinates relative to each row leaf's centre, G = R C^T by BLAS),
     the rest fused in one compiled pass (`_gram_tile_product`: distances, our exp, both
     symmetric updates) instead of numpy's eight passes over each tile. In float32 with
-    ``single`` (V scaled to at most 1; sums within a tile row in float32, float64 across),
-    else float64 with the distances `SimilarityOperator.gram_distance_error` bounds. Returns
-    (Z~ V, min, max of the computed distances): the caller makes rigorous bounds of those.
+    ``single`` (the caller scales V to at most 1, so that no product overflows; sums within a
+    tile row in float32, float64 across), else float64 with the distances
+    `SimilarityOperator.gram_distance_error` bounds. Returns (Z~ V, min, max of the computed
+    distances): the caller makes rigorous bounds of those.
     """
     from .iterative import _CHUNK_ENTRIES, _run_jobs
 
@@ -440,42 +441,27 @@ def apply_gram_product(S, V: np.ndarray, track_min: bool = False,
     mode = 2 if distance_weighted == "both" else int(bool(distance_weighted))
     mo = 2 * m if mode == 2 else m
     dtype = np.float32 if single else np.float64
-    scale = 1.0
-    if single:
-        scale = float(np.max(np.abs(V), initial=0.0))
-        if not scale > 0:
-            return np.zeros((n, mo)), np.inf, 0.0
-        V = V / scale
     VT = np.ascontiguousarray(V.T, dtype=dtype)
     starts = op.starts
-    P = op._P
-    jobs, work = [], []
-    for i in range(op.n_leaves):
-        r0, r1 = int(starts[i]), int(starts[i + 1])
-        jobs.append((i, r0, r1))
-        work.append((r1 - r0) * (1 + sum(b - a for a, b in S.near[i])))
+    jobs = [(i, int(starts[i]), int(starts[i + 1])) for i in range(op.n_leaves)]
 
     def leaf(YT, job):
         i, r0, r1 = job
         centre = 0.5 * (op._lo[i] + op._hi[i])
-        R = (P[r0:r1] - centre).astype(dtype, copy=False)
-        sr = np.einsum("ij,ij->i", R, R)
+        R, sr = op._centred(r0, r1, centre, dtype)
         lo, hi = _gram_tile_product(R @ R.T, sr, sr, VT, YT, r0, r0, S.t, True, track_min,
                                     mode)
         width = max(1, _CHUNK_ENTRIES // (r1 - r0))
         for a, b in S.near[i]:
             for c0 in range(a, b, width):
                 c1 = min(b, c0 + width)
-                C = (P[c0:c1] - centre).astype(dtype, copy=False)
-                sc = np.einsum("ij,ij->i", C, C)
+                C, sc = op._centred(c0, c1, centre, dtype)
                 lo2, hi2 = _gram_tile_product(R @ C.T, sr, sc, VT, YT, r0, c0, S.t, False,
                                               track_min, mode)
                 lo, hi = min(lo, lo2), max(hi, hi2)
         return lo, hi
 
-    YT, lo, hi = _run_jobs(jobs, work, op.threads, (mo, n), leaf)
-    if single:
-        YT *= scale
+    YT, lo, hi = _run_jobs(jobs, S.tile_work(), op.threads, (mo, n), leaf)
     return np.ascontiguousarray(YT.T), lo, hi
 
 

@@ -564,13 +564,19 @@ class SimilarityOperator:
         if self._D is not None:
             return self._D[r0:r1][:, cols]
         if self._gram_double:
-            R, C = self._P[r0:r1], self._P[cols]
+            R = self._P[r0:r1]
             centre = 0.5 * (R.min(axis=0) + R.max(axis=0))
-            T = _gram_distances(R - centre, C - centre)
+            T = _gram_distances(R - centre, self._P[cols] - centre)
             own = np.flatnonzero((cols >= r0) & (cols < r1))
             T[cols[own] - r0, own] = 0.0  # a point's distance to itself, exactly
             return T
         return cdist(self._P[r0:r1], self._P[cols], metric=self.metric)
+
+    def _centred(self, r0: int, r1: int, centre: np.ndarray, dtype=np.float64):
+        """Points r0:r1 (sorted order) relative to ``centre`` in ``dtype``, and their
+        squared norms: the coordinates of a Gram tile."""
+        R = (self._P[r0:r1] - centre).astype(dtype, copy=False)
+        return R, np.einsum("ij,ij->i", R, R)
 
     def _gram_tiles(self, i: int, dtype=np.float32):
         """Distances from leaf i's rows to columns c0:c1 by a Gram matrix, in ``dtype``.
@@ -583,13 +589,11 @@ class SimilarityOperator:
         """
         r0, r1 = int(self.starts[i]), int(self.starts[i + 1])
         centre = 0.5 * (self._lo[i] + self._hi[i])
-        R = (self._P[r0:r1] - centre).astype(dtype, copy=False)
-        sr = np.einsum("ij,ij->i", R, R)
+        R, sr = self._centred(r0, r1, centre, dtype)
 
         def dist(c0: int, c1: int) -> np.ndarray:
-            own = (c0, c1) == (r0, r1)
-            C = R if own else (self._P[c0:c1] - centre).astype(dtype, copy=False)
-            G = _gram_distances(R, C, sr, sr if own else None)
+            C, sc = (R, sr) if (c0, c1) == (r0, r1) else self._centred(c0, c1, centre, dtype)
+            G = _gram_distances(R, C, sr, sc)
             a, b = max(r0, c0), min(r1, c1)  # the points in both: distance exactly 0
             if a < b:
                 G[np.arange(a - r0, b - r0), np.arange(a - c0, b - c0)] = 0.0
@@ -696,18 +700,11 @@ class _ScaledSimilarity:
         gram = op._gram_single if single else bool(self.gram_double)
         # the separation from Gram tiles is looser (`_GRAM_TRACK_MIN_DIM`)
         gram = gram and not (track_min and op.dim < _GRAM_TRACK_MIN_DIM)
-        if op.kernel == "numba":
-            from ._kernels import apply_gram_product, apply_product
+        if op.kernel == "numba" and not gram:
+            from ._kernels import apply_product
 
-            if not gram:
-                return apply_product(self, V, track_min, distance_weighted=distance_weighted,
-                                     single=single)
-            Y, lo, hi = apply_gram_product(self, V, track_min, distance_weighted, single)
-            if track_min:
-                lo, hi = op.gram_distance_bounds(lo, hi, single)
-                self.min_distance = min(self.min_distance, lo)
-                self.max_distance = max(self.max_distance, hi)
-            return Y
+            return apply_product(self, V, track_min, distance_weighted=distance_weighted,
+                                 single=single)
         n, m = V.shape
         mo = 2 * m if distance_weighted == "both" else m  # columns of the result
         scale = 1.0
@@ -716,12 +713,30 @@ class _ScaledSimilarity:
             scale = float(np.max(np.abs(V), initial=0.0))
             if not scale > 0:
                 return np.zeros((n, mo))
-            V = (V / scale).astype(np.float32)
+            V = V / scale
+        if op.kernel == "numba":  # Gram tiles, the rest of each in one compiled pass
+            from ._kernels import apply_gram_product
+
+            Y, lo, hi = apply_gram_product(self, V, track_min, distance_weighted, single)
+        else:
+            Y, lo, hi = self._numpy_tiles(V.astype(np.float32) if gram and single else V,
+                                          track_min, distance_weighted, gram, single)
+        if track_min:
+            if gram:
+                lo, hi = op.gram_distance_bounds(lo, hi, single)
+            self.min_distance = min(self.min_distance, lo)
+            self.max_distance = max(self.max_distance, hi)
+        if gram and single:
+            Y *= scale
+        return Y
+
+    def _numpy_tiles(self, V, track_min, distance_weighted, gram, single):
+        """`apply`'s numpy kernel: (Z~ V, min, max of the distances met)."""
+        op = self.op
+        n, m = V.shape
+        mo = 2 * m if distance_weighted == "both" else m
         t = self.t
         starts = op.starts
-        sizes = np.diff(starts)
-        work = [int(sizes[i]) * (1 + sum(b - a for a, b in self.near[i]))
-                for i in range(op.n_leaves)]
 
         def leaf_tiles(acc, i):
             local_min, local_max = np.inf, 0.0
@@ -750,15 +765,14 @@ class _ScaledSimilarity:
                         acc[c0:c1, k * m:(k + 1) * m] += Tk.T @ Vi
             return local_min, local_max
 
-        Y, lo, hi = _run_jobs(list(range(op.n_leaves)), work, op.threads, (n, mo), leaf_tiles)
-        if track_min:
-            if gram:
-                lo, hi = op.gram_distance_bounds(lo, hi, single)
-            self.min_distance = min(self.min_distance, lo)
-            self.max_distance = max(self.max_distance, hi)
-        if gram and single:
-            Y *= scale
-        return Y
+        return _run_jobs(list(range(op.n_leaves)), self.tile_work(), op.threads, (n, mo),
+                         leaf_tiles)
+
+    def tile_work(self) -> list[int]:
+        """Per leaf, rows times (1 + columns of its tiles): the tile loops' balance weights."""
+        sizes = np.diff(self.op.starts)
+        return [int(sizes[i]) * (1 + sum(b - a for a, b in self.near[i]))
+                for i in range(self.op.n_leaves)]
 
     def columns(self, cols: np.ndarray) -> np.ndarray:
         """Exact columns Z[:, cols] (sorted order), shape (n, len(cols))."""
@@ -777,8 +791,8 @@ class _ScaledSimilarity:
         op = self.op
         r0, r1 = int(op.starts[i]), int(op.starts[i + 1])
         if op._gram_double:
-            R = op._P[r0:r1] - 0.5 * (op._lo[i] + op._hi[i])
-            T = _gram_distances(R, R)
+            R, sr = op._centred(r0, r1, 0.5 * (op._lo[i] + op._hi[i]))
+            T = _gram_distances(R, R, sr, sr)
             np.fill_diagonal(T, 0.0)
         else:
             T = op._dist(r0, r1, r0, r1)
