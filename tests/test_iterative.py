@@ -138,7 +138,7 @@ def test_mixed_precision_with_gram_tiles_certifies_the_dense_value(monkeypatch):
 def test_gram_double_distances_are_within_their_bound():
     # pairs 1e-6 to 1 apart among points ~300 from their leaf's centre and 1e3 from the
     # origin: the cancellation in |x'|^2 + |y'|^2 - 2 x'.y' is as bad as it gets; every
-    # float64 Gram distance against 40-digit mpmath, within gram_distance_error
+    # float64 Gram distance against 40-digit mpmath, within _gram_distance_error
     rng = np.random.default_rng(11)
     X = rng.standard_normal((240, 96)) * 30.0 + 1e3
     X[1::2] = X[0::2] + 10.0 ** rng.uniform(-6, 0, (120, 1)) * rng.standard_normal((120, 96))
@@ -163,7 +163,7 @@ def test_gram_double_distances_are_within_their_bound():
                             continue
                         x, y = exact_points[r0 + a], exact_points[c0 + b]
                         r = mp.sqrt(mp.fsum((u - v) ** 2 for u, v in zip(x, y, strict=True)))
-                        bound = op.gram_distance_error(float(r))
+                        bound = op._gram_distance_error(float(r))
                         err = float(abs(mp.mpf(float(T[a, b])) - r))
                         assert err <= bound, (float(r), err, bound)
                         worst = max(worst, err / bound)

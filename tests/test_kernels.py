@@ -173,7 +173,7 @@ def test_single_products_close_to_double(kernel, metric, d, weighted):
                       * scale)
         if op._gram_single and op.dim >= 48:
             # from Gram tiles (many dimensions): looser, by about sqrt(c1) (2 rho + r)
-            # (`SimilarityOperator.gram_distance_bounds`)
+            # (`SimilarityOperator._gram_distance_bounds`)
             assert 0.98 * lo <= S32.min_distance <= lo
             assert hi <= S32.max_distance <= 1.02 * hi
         else:

@@ -61,7 +61,7 @@ centre) comes from one BLAS product, then `_gram_tile_product` does the rest in 
 (distance, exp, both symmetric updates, with `_add_row`): the same tiles and additions as the
 numpy kernel's Gram path, whose numpy passes over each tile cost 1.5x more in R^96. In float32
 (search directions) and in float64, where the certificate charges the Gram distances' own
-error bound (`iterative.SimilarityOperator.gram_distance_error`).
+error bound (`iterative.SimilarityOperator._gram_distance_error`).
 
 Compilation: ``cache=True``, so the first call on a machine compiles for about 6 s (measured
 on 2 busy cores) and writes the machine code next to this file (or to ``NUMBA_CACHE_DIR``);
@@ -431,7 +431,7 @@ def apply_gram_product(S, V: np.ndarray, track_min: bool = False,
     symmetric updates) instead of numpy's eight passes over each tile. In float32 with
     ``single`` (the caller scales V to at most 1, so that no product overflows; sums within a
     tile row in float32, float64 across), else float64 with the distances
-    `SimilarityOperator.gram_distance_error` bounds. Returns (Z~ V, min, max of the computed
+    `SimilarityOperator._gram_distance_error` bounds. Returns (Z~ V, min, max of the computed
     distances): the caller makes rigorous bounds of those.
     """
     from .iterative import _CHUNK_ENTRIES, _run_jobs

@@ -179,7 +179,7 @@ _GRAM_MIN_DIM = 16
 # distances' one
 _GRAM_DOUBLE_MIN_DIM = {"numba": 24, "numpy": 32}
 # ... and the first product, which finds the separation: from Gram tiles it is looser (by
-# about sqrt(c1) (2 rho + r), `SimilarityOperator.gram_distance_bounds`), and below this the
+# about sqrt(c1) (2 rho + r), `SimilarityOperator._gram_distance_bounds`), and below this the
 # separation bound on lambda_min depends on it
 _GRAM_TRACK_MIN_DIM = 48
 _GRAM_DOUBLE_ERROR = 16.0
@@ -508,7 +508,7 @@ class SimilarityOperator:
             return (self.dim + 2) * _U32 * (rho * rho + (rho + q) ** 2) <= 0.01 * q * q
         return q >= 100.0 * max(self.dim, 1) * _U32 * self.diameter_bound
 
-    def gram_distance_error(self, r: float) -> float:
+    def _gram_distance_error(self, r: float) -> float:
         """Bound on |r^ - r| for the float64 Gram-tile distance r^ of two points r apart.
 
         With x' = fl(x - c), y' = fl(y - c) (c the row leaf's centre, |x - c| <= rho,
@@ -523,12 +523,12 @@ class SimilarityOperator:
         return (1.000001 * _U * (2.0 * rho + 2.0 * r)
                 + 1.000002 * c1 * (4.0 * rho * rho / r + 4.0 * rho + r))
 
-    def gram_distance_bounds(self, lo: float, hi: float, single: bool) -> tuple[float, float]:
+    def _gram_distance_bounds(self, lo: float, hi: float, single: bool) -> tuple[float, float]:
         """Bounds on the true extreme distances from the extremes of Gram-tile distances.
 
         ``lo``, ``hi``: the smallest and largest computed (float32 with ``single``) over some
         pairs. Every computed r^ satisfies r^^2 (1 -+ u)^-2 = G within c1 (2 rho + r)^2 of
-        |x' - y'|^2, itself within u_c (2 rho + r) of r (`gram_distance_error`; u_c adds the
+        |x' - y'|^2, itself within u_c (2 rho + r) of r (`_gram_distance_error`; u_c adds the
         rounding of the coordinates to float32), so r <= (r^ / (1 - u) + 2 rho w) / (1 - w)
         with w = sqrt(c1) + u_c, and the closest pair is at least
         sqrt(lo^2 / (1 + u)^2 - c1 (2 rho + r)^2) - u_c (2 rho + r) apart, r bounded so.
@@ -585,7 +585,7 @@ class SimilarityOperator:
         |x|^2 + |y|^2 - 2 x.y is relative to the leaf's size for its nearby pairs), and the
         distance of a point to itself is exactly 0 (otherwise sqrt of a rounding error, about
         sqrt(u) |x|). Returns a function ``(c0, c1) -> (rows, c1 - c0)`` array of ``dtype``.
-        In float64 each distance is within `gram_distance_error` of the exact one.
+        In float64 each distance is within `_gram_distance_error` of the exact one.
         """
         r0, r1 = int(self.starts[i]), int(self.starts[i + 1])
         centre = 0.5 * (self._lo[i] + self._hi[i])
@@ -723,7 +723,7 @@ class _ScaledSimilarity:
                                           track_min, distance_weighted, gram, single)
         if track_min:
             if gram:
-                lo, hi = op.gram_distance_bounds(lo, hi, single)
+                lo, hi = op._gram_distance_bounds(lo, hi, single)
             self.min_distance = min(self.min_distance, lo)
             self.max_distance = max(self.max_distance, hi)
         if gram and single:
@@ -816,7 +816,7 @@ class _ScaledSimilarity:
 
         For euclidean points in at least `_GRAM_DOUBLE_MIN_DIM` dimensions (by kernel: where
         the Gram tiles are the faster ones), where the separation
-        is ``q`` or more and the entries' error bound (`SimilarityOperator.gram_distance_error`
+        is ``q`` or more and the entries' error bound (`SimilarityOperator._gram_distance_error`
         at the closest and the farthest pairs that do not underflow) is within
         `_GRAM_DOUBLE_ERROR` times the direct distances' one; the certificates then charge
         that bound (`entry_rel_error`, `distance_rel_error`). Returns whether it does.
@@ -828,12 +828,12 @@ class _ScaledSimilarity:
             return False
         t = self.t
         far = max(q, min(op.diameter_bound, _EXP_UNDERFLOW / t) * (1 + 1e-12))
-        err = max(op.gram_distance_error(q), op.gram_distance_error(far))
+        err = max(op._gram_distance_error(q), op._gram_distance_error(far))
         ez = (1.001 * t * (err + _U * far) + 2.0 * _U) * 1.01
         if not (t * err <= 1e-3 and ez <= _GRAM_DOUBLE_ERROR * self.entry_rel_error()):
             return False
         # distances: the bound relative to r decreases with r
-        self._gram_errors = (ez, op.gram_distance_error(q) / q * 1.01)
+        self._gram_errors = (ez, op._gram_distance_error(q) / q * 1.01)
         self.gram_double = True
         return True
 
