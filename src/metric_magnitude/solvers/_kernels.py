@@ -236,6 +236,21 @@ def _add_row(buf, VT, YT, colacc, src, dst, i, j0, b1, off, w, zero):  # pragma:
 
 
 @njit(**_JIT)
+def _add_diagonal(VT, YT, r0, k, m, shift):  # pragma: no cover - compiled
+    """YT[:, r0:r0 + k] += (1 - shift) VT[:, r0:r0 + k]: the diagonal, Z_ii = 1."""
+    diag = 1.0 - shift  # (in float64, as YT)
+    for mm in range(m):
+        yseg = YT[mm, r0:r0 + k]
+        vseg = VT[mm, r0:r0 + k]
+        if shift == 0:
+            for i in range(k):
+                yseg[i] += vseg[i]
+        else:
+            for i in range(k):
+                yseg[i] += diag * vseg[i]
+
+
+@njit(**_JIT)
 def _add_columns(YT, colacc, b0, b1):  # pragma: no cover - compiled
     """YT[:, b0:b1] += the block's column sums."""
     for mm in range(YT.shape[0]):
@@ -258,7 +273,7 @@ def _extremes(tmin, tmax):  # pragma: no cover - compiled
 
 @njit(**_JIT)
 def _leaf_product(PT, VT, YT, r0, r1, cols, t, metric, track, block,
-                  weighted):  # pragma: no cover
+                  weighted, shift):  # pragma: no cover
     """YT += (Z restricted to pairs (i, j), j > i, i in r0:r1, j in cols) applied both ways.
 
     PT: points transposed (d, n); VT: (m, n); YT: (m, n), or (2 m, n) for ``weighted`` 2;
@@ -266,7 +281,9 @@ def _leaf_product(PT, VT, YT, r0, r1, cols, t, metric, track, block,
     right. The diagonal (Z_ii = 1) is added too when (r0, r1) is among the ranges.
     ``weighted``: 0 for Z, 1 for D o Z (zero diagonal), 2 for both (Z V in YT's first m
     rows, (D o Z) V in the next m: each entry and sum computed as by the two products
-    alone, so the same bits). Returns (min, max) of the distances met (when track).
+    alone, so the same bits). ``shift`` (``weighted`` 0 only): every entry less that
+    constant, the diagonal's too (`_ScaledSimilarity.single_shift`). Returns (min, max) of
+    the distances met (when track).
     """
     d = PT.shape[0]
     m = VT.shape[0]
@@ -287,11 +304,7 @@ def _leaf_product(PT, VT, YT, r0, r1, cols, t, metric, track, block,
         c0 = cols[q, 0]
         c1 = cols[q, 1]
         if c0 == r0 and weighted != 1:  # the diagonal block: Z_ii = 1 exactly
-            for mm in range(m):
-                yseg = YT[mm, r0:r1]
-                vseg = VT[mm, r0:r1]
-                for i in range(r1 - r0):
-                    yseg[i] += vseg[i]
+            _add_diagonal(VT, YT, r0, r1 - r0, m, shift)
         for b0 in range(c0, c1, block):
             b1 = min(c1, b0 + block)
             colacc[:, : b1 - b0] = 0.0
@@ -348,6 +361,9 @@ def _leaf_product(PT, VT, YT, r0, r1, cols, t, metric, track, block,
                 elif weighted == 2:
                     for jj in range(w):
                         dbuf[jj] *= buf[jj]
+                elif shift != zero:
+                    for jj in range(w):
+                        buf[jj] -= shift
                 for mm in range(m):
                     _add_row(buf, VT, YT, colacc, mm, mm, i, j0, b1, off, w, zero)
                 if weighted == 2:
@@ -359,12 +375,13 @@ def _leaf_product(PT, VT, YT, r0, r1, cols, t, metric, track, block,
 
 @njit(**_JIT)
 def _gram_tile_product(G, sr, sc, VT, YT, r0, c0, t, own, track,
-                       weighted):  # pragma: no cover - compiled
+                       weighted, shift):  # pragma: no cover - compiled
     """The rest of a Gram tile's product, in one pass: for the tile's pairs (i, j), rows
     r0 + i and columns c0 + j (with ``own``, the leaf's own square: j > i and the
     diagonal), distance sqrt(max(0, sr_i + sc_j - 2 G_ij)), e = exp(-t d), and both
     YT[:, r0 + i] += e VT[:, c0 + j] and YT[:, c0 + j] += e VT[:, r0 + i]; ``weighted`` as
-    in `_leaf_product`. Returns (min, max) of the distances met (when ``track``)."""
+    and ``shift`` as in `_leaf_product`. Returns (min, max) of the distances met (when
+    ``track``)."""
     R, C = G.shape
     m = VT.shape[0]
     mo = YT.shape[0]
@@ -377,9 +394,7 @@ def _gram_tile_product(G, sr, sc, VT, YT, r0, c0, t, own, track,
     tmax = np.zeros(C if track else 0, G.dtype)
     neg_t = -t
     if own and weighted != 1:  # Z_ii = 1 exactly
-        for mm in range(m):
-            for i in range(R):
-                YT[mm, r0 + i] += VT[mm, r0 + i]
+        _add_diagonal(VT, YT, r0, R, m, shift)
     for i in range(R):
         j0 = i + 1 if own else 0
         w = C - j0
@@ -412,6 +427,9 @@ def _gram_tile_product(G, sr, sc, VT, YT, r0, c0, t, own, track,
         elif weighted == 2:
             for jj in range(w):
                 dbuf[jj] *= buf[jj]
+        elif shift != zero:
+            for jj in range(w):
+                buf[jj] -= shift
         for mm in range(m):
             _add_row(buf, VT, YT, colacc, mm, mm, r0 + i, c0 + j0, c0 + C, j0, w, zero)
         if weighted == 2:
@@ -423,16 +441,17 @@ def _gram_tile_product(G, sr, sc, VT, YT, r0, c0, t, own, track,
 
 
 def apply_gram_product(S, V: np.ndarray, track_min: bool = False,
-                       distance_weighted: bool | str = False,
-                       single: bool = False) -> tuple[np.ndarray, float, float]:
+                       distance_weighted: bool | str = False, single: bool = False,
+                       shift: float = 0.0) -> tuple[np.ndarray, float, float]:
     """Z~ @ V for a `_ScaledSimilarity` S of euclidean points from Gram tiles: the tiles of
     its numpy ``apply`` (coordinates relative to each row leaf's centre, G = R C^T by BLAS),
     the rest fused in one compiled pass (`_gram_tile_product`: distances, our exp, both
     symmetric updates) instead of numpy's eight passes over each tile. In float32 with
     ``single`` (the caller scales V to at most 1, so that no product overflows; sums within a
     tile row in float32, float64 across), else float64 with the distances
-    `SimilarityOperator._gram_distance_error` bounds. Returns (Z~ V, min, max of the computed
-    distances): the caller makes rigorous bounds of those.
+    `SimilarityOperator._gram_distance_error` bounds. ``shift``: (Z~ - shift 1 1^T) V (see
+    `apply_product`). Returns (that product, min, max of the computed distances): the
+    caller makes rigorous bounds of those.
     """
     from .iterative import _CHUNK_ENTRIES, _run_jobs
 
@@ -442,6 +461,7 @@ def apply_gram_product(S, V: np.ndarray, track_min: bool = False,
     mo = 2 * m if mode == 2 else m
     dtype = np.float32 if single else np.float64
     VT = np.ascontiguousarray(V.T, dtype=dtype)
+    shift = dtype(shift)
     starts = op.starts
     jobs = [(i, int(starts[i]), int(starts[i + 1])) for i in range(op.n_leaves)]
 
@@ -450,14 +470,14 @@ def apply_gram_product(S, V: np.ndarray, track_min: bool = False,
         centre = 0.5 * (op._lo[i] + op._hi[i])
         R, sr = op._centred(r0, r1, centre, dtype)
         lo, hi = _gram_tile_product(R @ R.T, sr, sr, VT, YT, r0, r0, S.t, True, track_min,
-                                    mode)
+                                    mode, shift)
         width = max(1, _CHUNK_ENTRIES // (r1 - r0))
         for a, b in S.near[i]:
             for c0 in range(a, b, width):
                 c1 = min(b, c0 + width)
                 C, sc = op._centred(c0, c1, centre, dtype)
                 lo2, hi2 = _gram_tile_product(R @ C.T, sr, sc, VT, YT, r0, c0, S.t, False,
-                                              track_min, mode)
+                                              track_min, mode, shift)
                 lo, hi = min(lo, lo2), max(hi, hi2)
         return lo, hi
 
@@ -524,7 +544,8 @@ def _float32_distance_bounds(lo: float, hi: float, d: int, diameter: float):
 
 
 def apply_product(S, V: np.ndarray, track_min: bool = False, leaves=None,
-                  distance_weighted: bool | str = False, single: bool = False) -> np.ndarray:
+                  distance_weighted: bool | str = False, single: bool = False,
+                  shift: float = 0.0) -> np.ndarray:
     """Z~ @ V for a `_ScaledSimilarity` S (sorted order), as its numpy ``apply`` computes it.
 
     V has shape (n, m). Updates ``S.min_distance`` / ``S.max_distance`` when ``track_min``.
@@ -537,7 +558,10 @@ def apply_product(S, V: np.ndarray, track_min: bool = False, leaves=None,
     product with |Z| and |V| (u32 = 2^-24; measured at most a tenth of that), not certified
     (see `solve_iterative`'s ``precision``). The extreme distances tracked with ``single``
     are still rigorous bounds (`_float32_distance_bounds`), only looser by about
-    u32 diam.
+    u32 diam. ``shift`` (unweighted products only): (Z~ - shift 1 1^T) V instead, every
+    computed entry and the diagonal less ``shift`` (rounded to the entries' type): the
+    caller adds shift 1 (1^T V) back in float64 (`_ScaledSimilarity.single_shift`), and the
+    bound above holds with |Z| + shift in place of |Z|.
     """
     from .iterative import _run_jobs
 
@@ -557,6 +581,7 @@ def apply_product(S, V: np.ndarray, track_min: bool = False, leaves=None,
     else:
         VT = np.ascontiguousarray(V.T)
     starts = op.starts
+    shift = PT.dtype.type(shift)
     block = _block_size(op.dim, mo, op.leaf)
     # per leaf: its own block, then the column ranges to its right that are computed
     jobs = []
@@ -568,7 +593,8 @@ def apply_product(S, V: np.ndarray, track_min: bool = False, leaves=None,
 
     def leaf(YT, job):
         _, r0, r1, cols = job
-        return _leaf_product(PT, VT, YT, r0, r1, cols, S.t, metric, track_min, block, mode)
+        return _leaf_product(PT, VT, YT, r0, r1, cols, S.t, metric, track_min, block, mode,
+                             shift)
 
     YT, lo, hi = _run_jobs(jobs, [job[0] for job in jobs], op.threads, (mo, n), leaf)
     if track_min:

@@ -186,6 +186,8 @@ _GRAM_DOUBLE_ERROR = 16.0
 # far-field entries skipped per row, relative to rtol: their effect on the bounds is about
 # this fraction of the requested gap
 _FAR_FIELD_BUDGET = 0.05
+_SHIFT_SAMPLE = 64  # rows of the sample of pairs for the float32 products' shift
+_SHIFT_MIN = 0.01  # ... and the smallest shift used
 _HOMOGENEOUS = {"euclidean": 2.0, "cityblock": 1.0, "chebyshev": np.inf}
 _METRIC_ALIASES = {
     "euclidean": "euclidean",
@@ -508,6 +510,36 @@ class SimilarityOperator:
             return (self.dim + 2) * _U32 * (rho * rho + (rho + q) ** 2) <= 0.01 * q * q
         return q >= 100.0 * max(self.dim, 1) * _U32 * self.diameter_bound
 
+    def _single_shift(self, t: float) -> float:
+        """A typical entry of Z(t), rounded to float32: exp(-t d) at the median distance d of
+        a fixed sample of pairs (`_SHIFT_SAMPLE` rows by 4 times as many columns, drawn
+        once), or 0 where that is below `_SHIFT_MIN`. (The median, not the mean: where most
+        entries are far below the mean, at large scales, subtracting the mean would add
+        rounding to all of them.)
+
+        Float32 products subtract it from every entry and add the rank-one part back in
+        float64 (`_ScaledSimilarity.single_shift`). At small scales Z is close to c 1 1^T,
+        whose eigenvalue, about c n, magnifies the rounding of V to float32 along the
+        constant vector: without the shift, mixed precision took 24 CG iterations where
+        float64 took 16 (20,000 Gaussian points in R^3, t = 0.045; docs/large-n.md).
+        """
+        sample = self.__dict__.get("_shift_sample")
+        if sample is None:
+            rng = np.random.default_rng(0)
+            rows = rng.choice(self.n, size=min(self.n, _SHIFT_SAMPLE), replace=False)
+            cols = rng.choice(self.n, size=min(self.n, 4 * _SHIFT_SAMPLE), replace=False)
+            if self._D is not None:
+                sample = self._D[np.ix_(rows, cols)]
+            else:
+                sample = cdist(self._P[rows], self._P[cols], metric=self.metric)
+            sample = sample[rows[:, None] != cols[None, :]]
+            self._shift_sample = sample = (float(np.median(sample)) if sample.size
+                                           and np.all(np.isfinite(sample)) else np.inf)
+        c = float(np.float32(math.exp(-t * sample)))
+        # below, the rank-one part is too weak to matter (no iterations saved from t = 1 on,
+        # c = 0.09, in R^3), and unshifted products keep their bits
+        return c if c >= _SHIFT_MIN else 0.0
+
     def _gram_distance_error(self, r: float) -> float:
         """Bound on |r^ - r| for the float64 Gram-tile distance r^ of two points r apart.
 
@@ -681,6 +713,11 @@ class _ScaledSimilarity:
         # their error bounds
         self.gram_double: bool | None = None
         self._gram_errors = (np.inf, np.inf)
+        # float32 products compute (Z - c 1 1^T) V and add c 1 (1^T V) in float64, c about
+        # a typical entry (`single_shift`); only where no pair is skipped (then the shift
+        # is exactly that rank-one term)
+        self.single_shift = (op._single_shift(t) if computed == float(self.n) ** 2
+                             else 0.0)
 
     # ------------------------------------------------------------------ products
     def apply(self, V: np.ndarray, track_min: bool = False,
@@ -690,8 +727,10 @@ class _ScaledSimilarity:
         With ``distance_weighted``, (D o Z~) @ V instead: the product behind the derivative
         d|tX|/dt = w^T (D o Z) w; with ``"both"``, [Z~ V, (D o Z~) V] (shape (n, 2 m)) from
         one pass over the pairs (the distances and exponentials shared). With ``single``
-        (numba kernels only; ignored otherwise), in float32: uncertified, see
-        `_kernels.apply_product` (the tracked distances are rigorous bounds all the same).
+        (numba kernels and Gram tiles; ignored otherwise), in float32: uncertified, see
+        `_kernels.apply_product` (the tracked distances are rigorous bounds all the same);
+        unweighted ones as (Z~ - c 1 1^T) V in float32 plus c 1 (1^T V) in float64,
+        c = `single_shift`.
         """
         V = np.ascontiguousarray(V, dtype=np.float64)
         if V.ndim == 1:
@@ -700,14 +739,19 @@ class _ScaledSimilarity:
         gram = op._gram_single if single else bool(self.gram_double)
         # the separation from Gram tiles is looser (`_GRAM_TRACK_MIN_DIM`)
         gram = gram and not (track_min and op.dim < _GRAM_TRACK_MIN_DIM)
+        # float32 products only (the numpy kernel computes float64 ones from cdist)
+        shift = (self.single_shift if single and not distance_weighted
+                 and (gram or op.kernel == "numba") else 0.0)
         if op.kernel == "numba" and not gram:
             from ._kernels import apply_product
 
-            return apply_product(self, V, track_min, distance_weighted=distance_weighted,
-                                 single=single)
+            Y = apply_product(self, V, track_min, distance_weighted=distance_weighted,
+                              single=single, shift=shift)
+            return _unshift(Y, V, shift)
         n, m = V.shape
         mo = 2 * m if distance_weighted == "both" else m  # columns of the result
         scale = 1.0
+        Vin = V
         if gram and single:
             # float32 keeps 8 exponent bits: V scaled to at most 1, so no product overflows
             scale = float(np.max(np.abs(V), initial=0.0))
@@ -717,10 +761,11 @@ class _ScaledSimilarity:
         if op.kernel == "numba":  # Gram tiles, the rest of each in one compiled pass
             from ._kernels import apply_gram_product
 
-            Y, lo, hi = apply_gram_product(self, V, track_min, distance_weighted, single)
+            Y, lo, hi = apply_gram_product(self, V, track_min, distance_weighted, single,
+                                           shift)
         else:
             Y, lo, hi = self._numpy_tiles(V.astype(np.float32) if gram and single else V,
-                                          track_min, distance_weighted, gram, single)
+                                          track_min, distance_weighted, gram, single, shift)
         if track_min:
             if gram:
                 lo, hi = op._gram_distance_bounds(lo, hi, single)
@@ -728,10 +773,10 @@ class _ScaledSimilarity:
             self.max_distance = max(self.max_distance, hi)
         if gram and single:
             Y *= scale
-        return Y
+        return _unshift(Y, Vin, shift)
 
-    def _numpy_tiles(self, V, track_min, distance_weighted, gram, single):
-        """`apply`'s numpy kernel: (Z~ V, min, max of the distances met)."""
+    def _numpy_tiles(self, V, track_min, distance_weighted, gram, single, shift=0.0):
+        """`apply`'s numpy kernel: ((Z~ - shift 1 1^T) V, min, max of the distances met)."""
         op = self.op
         n, m = V.shape
         mo = 2 * m if distance_weighted == "both" else m
@@ -750,7 +795,7 @@ class _ScaledSimilarity:
                 np.fill_diagonal(T, np.inf)
                 local_min = min(local_min, float(T.min()))
                 np.fill_diagonal(T, 0.0)
-            for k, Tk in enumerate(_tile_entries(T, t, distance_weighted)):
+            for k, Tk in enumerate(_tile_entries(T, t, distance_weighted, shift)):
                 acc[r0:r1, k * m:(k + 1) * m] += Tk @ Vi
             width = max(1, _CHUNK_ENTRIES // (r1 - r0))
             for a, b in self.near[i]:
@@ -760,7 +805,7 @@ class _ScaledSimilarity:
                     if track_min:
                         local_min = min(local_min, float(T.min()))
                         local_max = max(local_max, float(T.max()))
-                    for k, Tk in enumerate(_tile_entries(T, t, distance_weighted)):
+                    for k, Tk in enumerate(_tile_entries(T, t, distance_weighted, shift)):
                         acc[r0:r1, k * m:(k + 1) * m] += Tk @ V[c0:c1]
                         acc[c0:c1, k * m:(k + 1) * m] += Tk.T @ Vi
             return local_min, local_max
@@ -906,9 +951,10 @@ def _run_jobs(jobs: list, work: list, threads: int, shape: tuple, do_job):
     return total, min(r[1] for r in results), max(r[2] for r in results)
 
 
-def _tile_entries(T: np.ndarray, t: float, distance_weighted: bool | str) -> tuple:
-    """The tiles a product multiplies by, from the distance tile T: (exp(-t T),) in place,
-    (T * exp(-t T),) (a new array) when ``distance_weighted``, or both when it is
+def _tile_entries(T: np.ndarray, t: float, distance_weighted: bool | str,
+                  shift: float = 0.0) -> tuple:
+    """The tiles a product multiplies by, from the distance tile T: (exp(-t T) - shift,) in
+    place, (T * exp(-t T),) (a new array) when ``distance_weighted``, or both when it is
     ``"both"`` (the columns of their products side by side)."""
     if distance_weighted == "both":
         E = np.exp(T * -t)
@@ -918,7 +964,17 @@ def _tile_entries(T: np.ndarray, t: float, distance_weighted: bool | str) -> tup
         E *= T
         return (E,)
     T *= -t
-    return (np.exp(T, out=T),)
+    np.exp(T, out=T)
+    if shift:
+        T -= T.dtype.type(shift)
+    return (T,)
+
+
+def _unshift(Y: np.ndarray, V: np.ndarray, shift: float) -> np.ndarray:
+    """(Z~ - shift 1 1^T) V + shift 1 (1^T V) = Z~ V: the rank-one part in float64."""
+    if shift:
+        Y += shift * V.sum(axis=0)
+    return Y
 
 
 def _ranges(js: np.ndarray, starts: np.ndarray) -> list[tuple[int, int]]:
