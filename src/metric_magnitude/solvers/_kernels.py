@@ -238,16 +238,12 @@ def _add_row(buf, VT, YT, colacc, src, dst, i, j0, b1, off, w, zero):  # pragma:
 @njit(**_JIT)
 def _add_diagonal(VT, YT, r0, k, m, shift):  # pragma: no cover - compiled
     """YT[:, r0:r0 + k] += (1 - shift) VT[:, r0:r0 + k]: the diagonal, Z_ii = 1."""
-    diag = 1.0 - shift  # (in float64, as YT)
+    diag = 1.0 - shift  # in float64, as YT (1.0 * v is v exactly: unshifted, the same bits)
     for mm in range(m):
         yseg = YT[mm, r0:r0 + k]
         vseg = VT[mm, r0:r0 + k]
-        if shift == 0:
-            for i in range(k):
-                yseg[i] += vseg[i]
-        else:
-            for i in range(k):
-                yseg[i] += diag * vseg[i]
+        for i in range(k):
+            yseg[i] += diag * vseg[i]
 
 
 @njit(**_JIT)

@@ -523,15 +523,14 @@ class SimilarityOperator:
         constant vector: without the shift, mixed precision took 24 CG iterations where
         float64 took 16 (20,000 Gaussian points in R^3, t = 0.045; docs/large-n.md).
         """
+        if self._P is None:  # a distance matrix: its products are never float32
+            return 0.0
         sample = self.__dict__.get("_shift_sample")
         if sample is None:
             rng = np.random.default_rng(0)
             rows = rng.choice(self.n, size=min(self.n, _SHIFT_SAMPLE), replace=False)
             cols = rng.choice(self.n, size=min(self.n, 4 * _SHIFT_SAMPLE), replace=False)
-            if self._D is not None:
-                sample = self._D[np.ix_(rows, cols)]
-            else:
-                sample = cdist(self._P[rows], self._P[cols], metric=self.metric)
+            sample = cdist(self._P[rows], self._P[cols], metric=self.metric)
             sample = sample[rows[:, None] != cols[None, :]]
             self._shift_sample = sample = (float(np.median(sample)) if sample.size
                                            and np.all(np.isfinite(sample)) else np.inf)
