@@ -5,7 +5,9 @@ scales of a magnitude function over [t_conv / 1000, t_conv] are solved in one ch
 per-scale engine of ``magnitude_function`` does (``solve_iterative(X, scales, rtol=1e-6,
 weights=False, derivative=True)``)? Compared: the Galerkin start over the last k scales'
 weights (``iterative._WARM_HISTORY = k``; k = 1 is the best multiple of the last weights,
-what the solver did before) and, with ``--cold``, no warm start. Gaussian points in R^d
+what the solver did before), the chain's direction (``--orders``: from the smallest scale
+up, what the solver did before, or from the largest down, ``iterative._CHAIN_DESCENDING``)
+and, with ``--cold``, no warm start. Gaussian points in R^d
 (seed 0); the chains run one after the other in the same process, alternating when
 ``--repeats`` > 1 (medians of the times).
 
@@ -14,6 +16,8 @@ Usage::
     .venv/bin/python benchmarks/study_warm_start.py --n 20000                 # ~4 minutes
     .venv/bin/python benchmarks/study_warm_start.py --n 10000 --histories 1 2 4 6 --cold
     .venv/bin/python benchmarks/study_warm_start.py --n 20000 --t-conv 57.2136
+    .venv/bin/python benchmarks/study_warm_start.py --n 20000 --t-conv 57.2136 --histories 4 8 \
+        --orders ascending descending
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ def main() -> None:
     _common.add_function_options(parser, n=20_000)
     parser.add_argument("--histories", type=int, nargs="*", default=[1, 4],
                         help="previous scales spanning the warm start, one chain each")
+    parser.add_argument("--orders", nargs="*", default=["descending"],
+                        choices=["ascending", "descending"],
+                        help="the warm chains' directions along the scales, one chain each")
     parser.add_argument("--cold", action="store_true", help="also a chain without warm start")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--t-conv", type=float, default=None,
@@ -46,13 +53,15 @@ def main() -> None:
     iterative.solve_iterative(X[:3000], [0.1, 1.0], rtol=args.rtol, weights=False,
                               derivative=True)
     scales = np.geomspace(t_conv / 1000, t_conv, args.n_scales)
-    chains = [f"history {k}" for k in args.histories] + (["cold"] if args.cold else [])
+    chains = [f"history {k} {order}" for order in args.orders for k in args.histories]
+    chains += ["cold"] if args.cold else []
     seconds = {c: [] for c in chains}
     results = {}
     for _ in range(args.repeats):
         for chain in chains:
             if chain != "cold":
                 iterative._WARM_HISTORY = int(chain.split()[1])
+                iterative._CHAIN_DESCENDING = chain.endswith("descending")
             t0 = time.perf_counter()
             res = iterative.solve_iterative(X, scales, rtol=args.rtol, weights=False,
                                             derivative=True, warm_start=chain != "cold")

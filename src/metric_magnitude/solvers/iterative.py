@@ -16,8 +16,9 @@ Z (Diaz, Epperly, Frangella, Tropp, Webber 2023), whose rank grows in blocks for
 each new pivot removes at least twice its own diagonal from the residual (many pivots at small
 t, where Z is nearly low rank; one block at large t, where it is not); R_II = Z_II - F_I F_I^T
 are the diagonal blocks of the Nystrom residual over the k-d leaves (block Jacobi over spatial
-clusters, which is what matters at large t). Several scales are solved in increasing order,
-each started from the previous scale's weights (scaled optimally).
+clusters, which is what matters at large t). Several scales are solved from the largest down,
+each started at the Galerkin point of the span of the previous (larger) scales' weights: the
+hard small scales come last, with the most to start from.
 
 What is certified
 -----------------
@@ -130,6 +131,7 @@ _SINGLE_PATIENCE = 25
 # keeping the directions whose Rayleigh quotient is above _WARM_CUT times the largest
 # (float32 noise; 1e-4 to 1e-10 gave the same counts)
 _WARM_HISTORY = 4
+_CHAIN_DESCENDING = True  # a chain runs from its largest scale down (study_warm_start.py)
 _WARM_CUT = 1e-6
 _LEAF = 256  # points per k-d leaf: row tiles and block-Jacobi blocks
 _CHUNK_ENTRIES = 1 << 21  # entries per distance tile (16 MiB of float64)
@@ -1876,8 +1878,9 @@ def solve_iterative(
         Points are never turned into a dense distance matrix. Copies are merged, as are
         points closer than 4 eps * diameter (as the dense path does).
     scales : float or array_like of shape (k,)
-        Solved in increasing order, each warm-started (``warm_start``) from the previous
-        ones' weights.
+        Solved from the largest down, each warm-started (``warm_start``) from the
+        previous (larger) ones' weights: the small scales, where CG needs the most
+        iterations, come last with the most to start from.
     metric : str or callable, default="euclidean"
         Certified at every scale for ``"euclidean"`` (separation bound) and, more weakly,
         ``"cityblock"``; for any other metric only where Gershgorin proves Z(t) positive
@@ -2056,6 +2059,8 @@ def _solve_scales(scales, prep, state, rtol, maxiter, preconditioner, max_rank, 
     n = op.n
     k = scales.shape[0]
     order = np.argsort(scales, kind="stable")
+    if _CHAIN_DESCENDING:
+        order = order[::-1]
     out = {name: np.empty(k) for name in ("mag", "lo", "up", "lam", "werr", "skip", "rcond",
                                           "der", "derr")}
     its = np.zeros(k, dtype=int)
