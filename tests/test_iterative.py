@@ -837,6 +837,41 @@ def test_sparse_inverse_richer_pattern_for_many_points_at_small_scales(monkeypat
     assert _contains(fallback, exact[:1])
 
 
+def test_a_rich_factor_serves_the_next_smaller_scale_of_a_chain(monkeypatch):
+    # (as from 50,000 points, where a factor costs about 8 products): a scale within 1.5x
+    # below the last factor's reuses it; every other one gets its own, and so does every
+    # scale where the rich pattern does not apply or the ratio is larger
+    from metric_magnitude.solvers import _sparse_inverse as si
+    from metric_magnitude.solvers import iterative
+
+    monkeypatch.setattr(iterative, "_SPARSE_INVERSE_RICH", (5.0, 2000, 0.2))
+    factored = []
+    factor = si.factor
+
+    def counted(P, metric, t, *args, **kwargs):
+        factored.append(t)
+        return factor(P, metric, t, *args, **kwargs)
+
+    monkeypatch.setattr(si, "factor", counted)
+    X = _cloud(3000, 3, seed=31)
+    ts = np.geomspace(0.03, 0.6, 9)  # ratio 1.45; rho = 5 up to t = 0.72 for this cloud
+    res = solve_iterative(X, ts, rtol=1e-8, weights=False)
+    assert np.all(res.certified) and _contains(res, mm.magnitude(X, ts))
+    # from the largest down: own factors at ts[8], ts[6], ..., reused at ts[7], ts[5], ...
+    assert np.allclose(factored, ts[::-2])
+    for i, label in enumerate(res.preconditioners):
+        assert label.startswith("sparse_inverse(rho=5")
+        if i % 2:
+            assert label.endswith(f", factor of t={ts[i + 1]:.4g})")
+        else:
+            assert "factor of" not in label
+    # a wider chain (ratio 2.1): every scale factors its own
+    factored.clear()
+    wide = solve_iterative(X, ts[::2], rtol=1e-8, weights=False)
+    assert np.allclose(factored, ts[::-2]) and np.all(wide.certified)
+    assert not any("factor of" in p for p in wide.preconditioners)
+
+
 def test_sparse_inverse_pattern_is_estimated_before_it_is_built(monkeypatch):
     from metric_magnitude.solvers import _sparse_inverse as si
 

@@ -103,13 +103,37 @@ def test_cg_derivative_comes_with_the_last_certificate(monkeypatch):
     err = np.abs(res.derivative - exact)
     assert np.all(err <= res.derivative_error) and np.all(res.derivative_error < np.inf)
     assert np.all(err <= 1e-5 * exact)  # first order in the weights' error
-    # where the solve truncates the far field, the derivative is its own product
+    # where the solve truncates the far field too (its skipped pairs charged to the bound)
     X[1250:] += 12.0  # far enough to skip, not to underflow
     separate.clear()
     res = solve_iterative(X, 30.0, rtol=1e-6, derivative=True, weights=False)
-    assert separate == [30.0]
+    assert separate == [] and res.skipped_fraction[0] > 0.4
     assert abs(res.derivative[0] - mm.magnitude_derivative(X, 30.0, method="cholesky")) \
         <= res.derivative_error[0]
+
+
+# t b below 1 for many skipped leaves (where the charge is 1 / (e t)), and above
+@pytest.mark.parametrize("t, budget", [(0.1, 500.0), (2.0, 0.3)])
+def test_derivative_charges_the_pairs_the_far_field_skips(t, budget):
+    # with a large budget the truncated (D o Z~) misses much of x^T (D o Z) x: the bound
+    # holds only with the skipped pairs' charge (without it, it fails)
+    from scipy.spatial.distance import cdist
+
+    from metric_magnitude.solvers import iterative
+
+    X = _cloud(1200, 3, seed=9)
+    X[600:] += 6.0
+    op = SimilarityOperator(X, leaf=64, kernel="numpy")
+    S = op.scaled(t, far_field_budget=budget)
+    assert S.skipped_fraction > 0.1 and S.deps_max > 0
+    x = np.abs(_cloud(1200, 1, seed=10)[:, 0]) + 0.5
+    D = cdist(X[op.perm], X[op.perm])
+    exact = float(x @ ((D * np.exp(-t * D)) @ x))
+    Y = S.apply(np.column_stack([x, x, np.ones(1200)]), distance_weighted=True)
+    value, bound = iterative._derivative_from_products(S, x, Y, 0.0)
+    assert abs(value - exact) <= bound
+    S.deps_row, S.deps_max = np.zeros(1200), 0.0
+    assert abs(value - exact) > iterative._derivative_from_products(S, x, Y, 0.0)[1]
 
 
 def test_distance_weighted_product_from_a_distance_matrix():

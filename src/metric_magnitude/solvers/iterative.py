@@ -147,6 +147,11 @@ _SPARSE_INVERSE_RHO = 4.0
 # factor but about halves CG's iterations, and each iteration is a product of n^2 pairs
 # (measured: docs/large-n.md)
 _SPARSE_INVERSE_RICH = (5.0, 50_000, 0.2)
+# along a chain of scales, a rich pattern's factor (about 8 products' cost at 100,000 points)
+# also preconditions the next smaller scales down to 1/this of its own: 2 iterations more at
+# most, and at the smallest scales fewer (20,000 points in R^3, rho = 5: 17 against 19 at
+# t = 0.06 with the factor of 1.44 t, 16 against 15 at 0.2, 16 against 14 at 0.6)
+_FACTOR_REUSE_RATIO = 1.5
 _SPARSE_INVERSE_MAX_DIM = 3
 _SPARSE_INVERSE_MAX_T_SCALE = 1.5
 # above _SPARSE_INVERSE_MAX_DIM dimensions the pattern is each point's nearest later
@@ -666,6 +671,7 @@ class _ScaledSimilarity:
         sizes = np.diff(starts)
         self.near: list[list[tuple[int, int]]] = []
         eps_leaf = np.zeros(L)
+        deps_leaf = np.zeros(L)
         self.skip_min_distance = np.inf
         computed = 0
         if op._p is not None and L > 1:
@@ -690,6 +696,10 @@ class _ScaledSimilarity:
                 skip = t * bd > _EXP_UNDERFLOW
             np.fill_diagonal(skip, False)
             eps_leaf = np.where(skip, mass, 0.0).sum(axis=1)
+            # ... and of (D o Z)'s (the derivative's): d exp(-t d) at d >= bd is at most
+            # bd exp(-t bd) where t bd >= 1 (it falls from d = 1/t on), else 1 / (e t)
+            peak = np.where(t * bd >= 1.0, bd * np.exp(-t * bd), 1.0 / (math.e * t))
+            deps_leaf = np.where(skip, sizes[None, :] * peak, 0.0).sum(axis=1)
             if skip.any():
                 self.skip_min_distance = float(bd[skip].min())
             for i in range(L):
@@ -706,6 +716,8 @@ class _ScaledSimilarity:
         self.sum_terms = width + 4 * L + op.threads + 16
         self.eps_row = np.repeat(eps_leaf, sizes)
         self.eps_max = float(eps_leaf.max()) if L else 0.0
+        self.deps_row = np.repeat(deps_leaf, sizes)
+        self.deps_max = float(deps_leaf.max()) if L else 0.0
         self.skipped_fraction = 1.0 - computed / float(self.n) ** 2
         # extreme distances over the computed off-diagonal pairs, set by apply(track_min=True)
         self.min_distance = np.inf
@@ -1343,6 +1355,7 @@ class _Preconditioner:
                 from ._sparse_inverse import factor
 
                 self.kind = "sparse_inverse"
+                self.t, self.rho = S.t, rho if S.op.dim <= _SPARSE_INVERSE_MAX_DIM else None
                 # compiled where the products are (numba installed, from 2,048 points up)
                 self.L = factor(S.op._P, S.op.metric, S.t, *pattern, threads=S.op.threads,
                                 compiled=S.op.kernel == "numba")
@@ -1386,6 +1399,19 @@ class _Preconditioner:
             if info != 0:  # pragma: no cover - C is I + PSD
                 raise np.linalg.LinAlgError("preconditioner's capacitance matrix is singular")
             self.C = c
+
+    def serves(self, S: _ScaledSimilarity, kind: str) -> bool:
+        """Whether this preconditioner, built for a larger scale of a chain, may serve S too:
+        a factor of the rich pattern, which S would get as well, from a scale at most
+        _FACTOR_REUSE_RATIO times S's (its cost is several products; the iterations it
+        adds are few, and at the smallest scales none)."""
+        if self.kind != "sparse_inverse" or self.rho != _SPARSE_INVERSE_RICH[0]:
+            return False
+        if not S.t <= self.t <= _FACTOR_REUSE_RATIO * S.t:
+            return False
+        chosen = (kind == "sparse_inverse" and _sparse_inverse_applies(S.op)) or (
+            kind == "auto" and _sparse_inverse_pays(S.op, S.t))
+        return chosen and _sparse_inverse_rho(S.op, S.t) == self.rho
 
     def _Binv(self, R: np.ndarray) -> np.ndarray:
         # a method, not a stored closure or bound method: a reference cycle through self
@@ -1451,7 +1477,7 @@ def _certify(S: _ScaledSimilarity, x: np.ndarray, state: dict,
     """Certified bounds on |tX| from x, by one explicit product Z~ [x, |x| (, 1)].
 
     ``derivative``: also d|tX|/dt from x (`_derivative`'s value and bound), by the same
-    pass over the pairs (Z~ must then be Z up to underflow: no far-field truncation).
+    pass over the pairs.
     """
     n = S.n
     ax = np.abs(x)
@@ -2031,14 +2057,22 @@ def _derivative(S: _ScaledSimilarity, x: np.ndarray, weight_error: float):
 
 def _derivative_from_products(S: _ScaledSimilarity, x: np.ndarray, Y: np.ndarray,
                               weight_error: float) -> tuple[float, float]:
-    """`_derivative` from Y = (D o Z~) [x, |x|, 1]."""
+    """`_derivative` from Y = (D o Z~) [x, |x|, 1], charging the pairs Z~ skips: A = D o Z
+    differs from D o Z~ by at most ``S.deps_row`` in each row's sum (and so in its 2-norm,
+    A being symmetric), which bounds the skipped part of x^T A x, ||A x|| and A's row sums."""
     n = S.n
     ax = np.abs(x)
     value = float(x @ Y[:, 0])
     g = 1.01 * (S.sum_terms + n) * _U + S.entry_rel_error() + S.distance_rel_error()
-    rounding = g * float(ax @ Y[:, 1]) * (1.0 + g)
-    bound = derivative_error_bound(float(np.linalg.norm(Y[:, 0])), float(Y[:, 2].max()),
-                                   rounding, weight_error)
+    gn = 1.01 * n * _U
+    xnorm2 = float(x @ x) * (1.0 + gn)
+    skipped = min(S.deps_max * xnorm2,
+                  float(ax.max(initial=0.0)) * float(ax @ S.deps_row) * (1.0 + gn)) * (1 + 1e-9)
+    rounding = g * float(ax @ Y[:, 1]) * (1.0 + g) + skipped
+    Ax_norm = (float(np.linalg.norm(Y[:, 0])) * (1.0 + gn)
+               + S.deps_max * math.sqrt(xnorm2)) * (1 + 1e-9)
+    row_sum_max = float(np.max(Y[:, 2] * (1.0 + g) + S.deps_row))
+    bound = derivative_error_bound(Ax_norm, row_sum_max, rounding, weight_error)
     return value, bound
 
 
@@ -2070,6 +2104,7 @@ def _solve_scales(scales, prep, state, rtol, maxiter, preconditioner, max_rank, 
     precs = [""] * k
     W = np.empty((k, n)) if weights else None
     history = []  # the last scales' weights (sorted order), for the warm start
+    M_last = None  # the last scale's sparse-inverse preconditioner, which may serve the next
     for i in order:
         t = float(scales[i])
         if n == 1:  # Z = [1]
@@ -2083,16 +2118,20 @@ def _solve_scales(scales, prep, state, rtol, maxiter, preconditioner, max_rank, 
                 W[i] = 1.0
             continue
         S = op.scaled(t, far_field_budget=_FAR_FIELD_BUDGET * rtol)
-        M = _Preconditioner(S, preconditioner, max_rank, rng)
+        if M_last is not None and M_last.serves(S, preconditioner):
+            M, label = M_last, f"{M_last.description[:-1]}, factor of t={M_last.t:.4g})"
+        else:
+            M_last = None  # the next scale's preconditioner is built without this one alive
+            M = _Preconditioner(S, preconditioner, max_rank, rng)
+            label = M.description
         if state["min_distance"] is not None:
             state["geo_lam"], state["geo_source"] = _geometric_bound(prep, t, state)
         else:
             state["geo_lam"], state["geo_source"] = 0.0, "none"
         x0 = np.column_stack(history[::-1]) if (warm_start and history) else None
-        # the derivative has no far-field truncation (only pairs whose entries underflow
-        # are skipped); where the solve's Z~ skips no more, its certificate computes it too
-        S_full = op.scaled(t) if derivative else None
-        state["fuse_derivative"] = derivative and _FUSE_DERIVATIVE and S_full.near == S.near
+        # the derivative from the solve's own Z~, its skipped pairs charged to its bound;
+        # the certificate expected to be the last computes it in its pass
+        state["fuse_derivative"] = derivative and _FUSE_DERIVATIVE
         res = _pcg(S, M, x0, rtol, maxiter, state)
         history = [*history, res.x][-_WARM_HISTORY:]
         out["mag"][i], out["lo"][i], out["up"][i] = res.estimate, res.lower, res.upper
@@ -2100,13 +2139,14 @@ def _solve_scales(scales, prep, state, rtol, maxiter, preconditioner, max_rank, 
         out["skip"][i] = S.skipped_fraction
         out["rcond"][i] = res.rcond
         its[i], mvs[i], ok[i] = res.iterations, res.matvecs, res.certified
-        sources[i], precs[i] = res.source, M.description
-        del M  # the next scale's preconditioner is built without this one alive
+        sources[i], precs[i] = res.source, label
+        M_last = M if M.kind == "sparse_inverse" else None
+        del M
         if W is not None:
             W[i] = res.x[op.iperm]
         if derivative:
             out["der"][i], out["derr"][i] = (res.derivative if res.derivative is not None
-                                             else _derivative(S_full, res.x, res.weight_error))
+                                             else _derivative(S, res.x, res.weight_error))
         if not res.certified:
             msg = _failure_message(res, t, rtol)
             if strict:
