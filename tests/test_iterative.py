@@ -959,3 +959,28 @@ def test_sparse_inverse_in_many_dimensions_where_the_spread_is_large(monkeypatch
     fallback = solve_iterative(X, 1.5, rtol=1e-9)
     assert fallback.preconditioners[0].startswith("nystrom")
     assert _contains(fallback, exact[1:])
+
+
+def test_solves_of_one_space_share_the_operator_and_its_caches(monkeypatch):
+    # the convergence scale's search and a function's chain solve the same points many
+    # times: the space keeps the operator, so its neighbour profile is computed once
+    from metric_magnitude.solvers import _subordination
+
+    made = []
+    profile = _subordination.profile
+
+    def counted(P, threads):
+        made.append(P.shape[0])
+        return profile(P, threads)
+
+    monkeypatch.setattr(_subordination, "profile", counted)
+    X = _cloud(2500, 3, seed=32)
+    space = mm.MetricSpace(X)
+    first = solve_iterative(space, 0.4, rtol=1e-8, weights=False)
+    again = solve_iterative(space, 0.4, rtol=1e-8, weights=False)
+    chain = solve_iterative(space, [0.4, 2.0], rtol=1e-8, weights=False)
+    assert made == [2500]
+    assert again.magnitude[0] == first.magnitude[0]  # the same solve, bit for bit
+    fresh = solve_iterative(X, 0.4, rtol=1e-8, weights=False)  # a new space: its own
+    assert made == [2500, 2500] and fresh.magnitude[0] == first.magnitude[0]
+    assert _contains(chain, mm.magnitude(X, [0.4, 2.0]))
