@@ -11,7 +11,10 @@ the certificate (see below).
 
 Preconditioned conjugate gradients (PCG) solves Z w = 1 for spaces whose Z(t) is positive
 definite (metrics of negative type: Euclidean, l1, Hamming). The preconditioner (``"auto"``)
-is M = F F^T + blockdiag(R_II + sigma I): F is a randomly pivoted Cholesky (Nystrom) factor of
+is, for euclidean points in up to 3 dimensions at small and middle scales (and in up to 20
+where Z(t) is spread), a sparse approximate inverse factor M^-1 = L L^T (`_sparse_inverse`;
+a factor of the richer pattern also serves the next smaller scale of a chain); elsewhere
+M = F F^T + blockdiag(R_II + sigma I): F is a randomly pivoted Cholesky (Nystrom) factor of
 Z (Diaz, Epperly, Frangella, Tropp, Webber 2023), whose rank grows in blocks for as long as
 each new pivot removes at least twice its own diagonal from the residual (many pivots at small
 t, where Z is nearly low rank; one block at large t, where it is not); R_II = Z_II - F_I F_I^T
