@@ -186,6 +186,27 @@ def test_solve_gives_derivatives_on_cg_and_sparse_paths():
     assert got == pytest.approx(exact[0], rel=1e-6)
 
 
+def test_sparse_path_derivative_skips_the_far_field(monkeypatch):
+    # at the large scales of the sparse solver almost no entry underflows, but nearly all
+    # fall below the far field's budget: the derivative's product skips them (charged)
+    from metric_magnitude.solvers import iterative
+
+    X = _cloud(2200, 3, seed=6)
+    skipped = []
+    derivative = iterative._derivative
+
+    def recorded(S, x, weight_error):
+        skipped.append(S.skipped_fraction)
+        return derivative(S, x, weight_error)
+
+    monkeypatch.setattr(iterative, "_derivative", recorded)
+    _, res = mm.solve(X, [150.0], method="sparse", derivative=True, weights=False, rtol=1e-8)
+    # (nothing underflows: t * diameter < 746)
+    assert res.methods == ("sparse",) and len(skipped) == 1 and skipped[0] > 0.3
+    exact = mm.magnitude_derivative(X, 150.0, method="cholesky")
+    assert abs(res.derivative[0] - exact) <= res.derivative_error[0] < 1e-4 * exact
+
+
 def test_higher_derivatives_are_refused_on_iterative_paths(monkeypatch):
     with pytest.raises(InvalidInputError, match="first derivative only"):
         mm.solve(_cloud(100, 2), 1.0, method="cg", derivative=2)

@@ -177,8 +177,10 @@ def _solve_cg(space: MetricSpace, scales: np.ndarray, rtol, weights: bool,
     )
 
 
-def _sparse_derivative(space: MetricSpace, t: float, res) -> tuple[float, float]:
-    """d|tX|/dt from the sparse solver's weights, by one matrix-free product."""
+def _sparse_derivative(space: MetricSpace, t: float, res, rtol: float) -> tuple[float, float]:
+    """d|tX|/dt from the sparse solver's weights, by one matrix-free product (its far field
+    truncated as a cg solve to ``rtol`` truncates it: at the large scales where the sparse
+    solver runs, most pairs)."""
     from .solvers.iterative import SimilarityOperator, _derivative_from_weights
 
     # built once per space (the k-d partition of the points), again if its rows changed
@@ -186,7 +188,7 @@ def _sparse_derivative(space: MetricSpace, t: float, res) -> tuple[float, float]
     if cached is None or cached[0] is not space._points:
         cached = (space._points, SimilarityOperator(space._points, metric=space.metric))
         space._derivative_operator = cached
-    return _derivative_from_weights(cached[1], t, res.weights, res.weights_error)
+    return _derivative_from_weights(cached[1], t, res.weights, res.weights_error, rtol)
 
 
 def _solve_sparse_scale(space: MetricSpace, t: float, rtol: float, weights: bool):
@@ -298,7 +300,7 @@ def _run_plan(space, scales, plan, dense_method, weights, derivative, rtol, auto
         mag[i], mag1[i] = res.magnitude, res.magnitude - 1.0
         rcond[i], used[i], gap[i] = res.rcond_bound, "sparse", res.bound
         if derivative:
-            value, derr[i] = _sparse_derivative(space, t, res)
+            value, derr[i] = _sparse_derivative(space, t, res, rtol)
             put_derivative([i], [value])
         if weights:
             rows[i] = res.weights

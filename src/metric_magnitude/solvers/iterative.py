@@ -2080,14 +2080,16 @@ def _derivative_from_products(S: _ScaledSimilarity, x: np.ndarray, Y: np.ndarray
 
 
 def _derivative_from_weights(op: SimilarityOperator, t: float, w: np.ndarray,
-                            weight_error: float) -> tuple[float, float]:
+                            weight_error: float, rtol: float = 0.0) -> tuple[float, float]:
     """d|tX|/dt = w^T (D o Z(t)) w from computed weights, and a bound on its error.
 
     ``w`` holds the weights of the operator's points (input order) and ``weight_error`` a
     bound on their 2-norm error (``inf`` if none: then so is the bound). One matrix-free
-    product with three columns, no far-field truncation.
+    product with three columns, skipping the far field as a solve to ``rtol`` does (its
+    pairs charged to the bound; with 0, only entries that underflow).
     """
-    return _derivative(op.scaled(t), np.asarray(w)[op.perm], weight_error)
+    S = op.scaled(t, far_field_budget=_FAR_FIELD_BUDGET * rtol)
+    return _derivative(S, np.asarray(w)[op.perm], weight_error)
 
 
 def _solve_scales(scales, prep, state, rtol, maxiter, preconditioner, max_rank, rng,
