@@ -269,7 +269,7 @@ def _extremes(tmin, tmax):  # pragma: no cover - compiled
 
 @njit(**_JIT)
 def _leaf_product(PT, VT, YT, r0, r1, cols, t, metric, track, block,
-                  weighted, shift):  # pragma: no cover
+                  weighted, shift, coef, rc):  # pragma: no cover
     """YT += (Z restricted to pairs (i, j), j > i, i in r0:r1, j in cols) applied both ways.
 
     PT: points transposed (d, n); VT: (m, n); YT: (m, n), or (2 m, n) for ``weighted`` 2;
@@ -278,7 +278,9 @@ def _leaf_product(PT, VT, YT, r0, r1, cols, t, metric, track, block,
     ``weighted``: 0 for Z, 1 for D o Z (zero diagonal), 2 for both (Z V in YT's first m
     rows, (D o Z) V in the next m: each entry and sum computed as by the two products
     alone, so the same bits). ``shift`` (``weighted`` 0 only): every entry less that
-    constant, the diagonal's too (`_ScaledSimilarity.single_shift`). Returns (min, max) of
+    constant, the diagonal's too (`_ScaledSimilarity.single_shift`). ``weighted`` 3: the
+    short-range part of `_grid_split`'s kernel, exp(-t d) - sum_k coef[k] d^(2k) for d < rc
+    and 0 beyond (euclidean; ``shift`` = coef[0] for the diagonal). Returns (min, max) of
     the distances met (when track).
     """
     d = PT.shape[0]
@@ -351,7 +353,13 @@ def _leaf_product(PT, VT, YT, r0, r1, cols, t, metric, track, block,
                     for jj in range(w):
                         dbuf[jj] = buf[jj]
                 _exp_block(buf, kbuf, w, neg_t)
-                if weighted == 1:
+                if weighted == 3:
+                    for jj in range(w):
+                        d2 = dbuf[jj] * dbuf[jj]
+                        poly = coef[0] + d2 * (coef[1] + d2 * (coef[2] + d2 * (
+                            coef[3] + d2 * coef[4])))
+                        buf[jj] = buf[jj] - poly if dbuf[jj] < rc else zero
+                elif weighted == 1:
                     for jj in range(w):
                         buf[jj] *= dbuf[jj]
                 elif weighted == 2:
@@ -541,7 +549,7 @@ def _float32_distance_bounds(lo: float, hi: float, d: int, diameter: float):
 
 def apply_product(S, V: np.ndarray, track_min: bool = False, leaves=None,
                   distance_weighted: bool | str = False, single: bool = False,
-                  shift: float = 0.0) -> np.ndarray:
+                  shift: float = 0.0, near=None, split=None) -> np.ndarray:
     """Z~ @ V for a `_ScaledSimilarity` S (sorted order), as its numpy ``apply`` computes it.
 
     V has shape (n, m). Updates ``S.min_distance`` / ``S.max_distance`` when ``track_min``.
@@ -557,13 +565,19 @@ def apply_product(S, V: np.ndarray, track_min: bool = False, leaves=None,
     u32 diam. ``shift`` (unweighted products only): (Z~ - shift 1 1^T) V instead, every
     computed entry and the diagonal less ``shift`` (rounded to the entries' type): the
     caller adds shift 1 (1^T V) back in float64 (`_ScaledSimilarity.single_shift`), and the
-    bound above holds with |Z| + shift in place of |Z|.
+    bound above holds with |Z| + shift in place of |Z|. ``near`` (per leaf, the column
+    ranges to its right; default ``S.near``) and ``split`` = (coef, rc): the short-range part
+    of `_grid_split`'s kernel over those ranges instead (``_leaf_product``'s mode 3).
     """
     from .iterative import _run_jobs
 
     op = S.op
     n, m = V.shape
     mode = 2 if distance_weighted == "both" else int(bool(distance_weighted))
+    coef, rc = np.zeros(5), 0.0
+    if split is not None:
+        mode, (coef, rc), shift = 3, split, split[0][0]
+    near = S.near if near is None else near
     mo = 2 * m if mode == 2 else m
     metric = METRICS[op.metric]
     PT = _transposed_points(op, single)
@@ -579,18 +593,19 @@ def apply_product(S, V: np.ndarray, track_min: bool = False, leaves=None,
     starts = op.starts
     shift = PT.dtype.type(shift)
     block = _block_size(op.dim, mo, op.leaf)
+    coef, rc = np.asarray(coef, dtype=PT.dtype), PT.dtype.type(rc)
     # per leaf: its own block, then the column ranges to its right that are computed
     jobs = []
     for i in range(op.n_leaves) if leaves is None else leaves:
         r0, r1 = int(starts[i]), int(starts[i + 1])
-        cols = np.array([(r0, r1), *S.near[i]], dtype=np.int64)
+        cols = np.array([(r0, r1), *near[i]], dtype=np.int64)
         work = (r1 - r0) * int((cols[:, 1] - cols[:, 0]).sum())
         jobs.append((work, r0, r1, cols))
 
     def leaf(YT, job):
         _, r0, r1, cols = job
         return _leaf_product(PT, VT, YT, r0, r1, cols, S.t, metric, track_min, block, mode,
-                             shift)
+                             shift, coef, rc)
 
     YT, lo, hi = _run_jobs(jobs, [job[0] for job in jobs], op.threads, (mo, n), leaf)
     if track_min:
