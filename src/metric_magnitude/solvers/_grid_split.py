@@ -12,14 +12,19 @@ derivatives at rc (`split_coefficients`). So
   tensor stencil of ORDER^d nodes per point): W S_grid W^T v, where S_grid (s between
   grid nodes) is block Toeplitz and applied by FFTs of about 8 times the grid's size.
 
-One grid serves an operator (its spacing is the finest a budget of `GRID_NODES` nodes
-allows, and rc = h / SPACING), at every scale t <= 1 / rc. This is the precorrected-FFT
+One grid serves an operator (its spacing minimises a product's estimated cost within a
+budget of `GRID_NODES` nodes, and rc = h / SPACING), at every scale t <= 1 / rc where it
+is estimated `GAIN` times cheaper than the kernel's product. This is the precorrected-FFT
 idea (Phillips and White 1997) with a smooth split in place of the correction per pair.
 
 Accuracy (not certified; the search directions of precision="mixed" only, as float32
-products): the grid part's error relative to (|Z| |V|) is about 1e-9 to 1e-8 (measured on
-Gaussian points in R^3: 20,000 and 100,000 points, t = 0.1 to 2), the short-range part's
-that of float32. The solver's certificates use exact products.
+products): the split's error relative to (|Z| |V|) grows with t rc, like the interpolation
+error of s near rc: on Gaussian points in R^3, 0.9e-9 to 6.4e-8 at 100,000 points (t rc
+= 0.04 to 0.67), 2.4e-7 at 20,000 (t rc = 0.97) and 8.4e-7 at 3,000 (t rc = 1)
+(`benchmarks/study_grid_split.py`, tests/test_grid_split.py); the short-range part adds
+float32's rounding. The error is systematic: where it exceeded about 1e-8 a solve took a
+few more iterations (a prototype on 20,000 points), which the product's 5x lower cost at
+100,000 points more than pays. The solver's certificates use exact float64 products.
 """
 
 from __future__ import annotations
@@ -100,9 +105,6 @@ class GridLayout:
         starts = op.starts
         sizes = np.diff(starts).astype(float)
         L = op.n_leaves
-        bd = np.array([_box_distances(op._lo, op._hi, i, 2.0) for i in range(L)])
-        bd = np.minimum(bd, bd.T)
-        np.fill_diagonal(bd, 0.0)
         # the finest spacing whose grid has at most `nodes` nodes (bisection on log h)...
         a, b = 1e-12 * float(ext.max()), float(ext.max())
         for _ in range(80):
@@ -112,15 +114,21 @@ class GridLayout:
             else:
                 b = h
         # ... or a coarser one where that is cheaper: the pairs within rc = h / SPACING
-        # grow as h^3, the FFTs shrink as h^-3
-        best = None
-        for h in b * 1.15 ** np.arange(16):
-            rc = h / SPACING
-            pairs = float(sizes @ np.where(bd < rc * (1.0 + 1e-9), 1.0, 0.0) @ sizes)
-            c = self._cost(pairs, _grid_shape(ext, h), n, d)
-            if best is None or c < best[0]:
-                best = (c, h)
-        h = best[1]
+        # grow as h^3, the FFTs shrink as h^-3. Pairs of leaves whose boxes are closer
+        # than rc, counted one leaf's row at a time (memory O(leaves))
+        hs = b * 1.15 ** np.arange(16)
+        rcs = hs / SPACING * (1.0 + 1e-9)
+        pairs = np.zeros(hs.size)
+        for i in range(L):
+            bd = _box_distances(op._lo, op._hi, i, 2.0)
+            order = np.argsort(bd)
+            cum = np.concatenate([[0.0], np.cumsum(sizes[order])])
+            pairs += sizes[i] * cum[np.searchsorted(bd[order], rcs, side="left")]
+        costs = [self._cost(p, _grid_shape(ext, h), n, d) for p, h in zip(pairs, hs,
+                                                                          strict=True)]
+        best = int(np.argmin(costs))
+        h = float(hs[best])
+        self.near_pairs = float(pairs[best])
         self.h = h
         self.rc = h / SPACING
         self.n = n
@@ -134,10 +142,10 @@ class GridLayout:
         self.shape = tuple(shape)
         self.fft_shape = _fft_shape(shape)
         # per leaf, the leaves to its right with a pair possibly closer than rc
-        close = bd < self.rc * (1.0 + 1e-9)
-        self.near = [_ranges(np.flatnonzero(close[i, i + 1:]) + i + 1, starts)
-                     for i in range(L)]
-        self.near_pairs = float(sizes @ close @ sizes)
+        self.near = []
+        for i in range(L):
+            bd = _box_distances(op._lo, op._hi, i, 2.0)[i + 1:]
+            self.near.append(_ranges(np.flatnonzero(bd < rcs[best]) + i + 1, starts))
 
     @staticmethod
     def _cost(pairs: float, shape, n: int, d: int) -> float:
