@@ -96,6 +96,30 @@ def test_both_products_in_one_pass_are_the_two_products(kernel):
             plain, weighted = S.apply(V), S.apply(V, distance_weighted=True)
             for got, ref in ((both[:, :3], plain), (both[:, 3:], weighted)):
                 assert np.max(np.abs(got - ref)) <= 1e-14 * np.max(np.abs(ref))
+            # "first": the weighted product of the first column only (the certificate's)
+            first = S.apply(V, distance_weighted="first")
+            assert first.shape == (700, 4)
+            assert np.max(np.abs(first - both[:, :4])) <= 1e-14 * np.max(np.abs(both))
+
+
+@pytest.mark.parametrize("t", [0.02, 0.3, 1.0, 5.0, 30.0])
+def test_weighted_bounds_bound_the_weighted_products(t):
+    # the certificate's bounds on (D o Z~) |x| and (D o Z~) 1 from Z~ |x| and Z~ 1: upper
+    # bounds everywhere, and not far above what the derivative's bound takes from them
+    from metric_magnitude.solvers import iterative
+
+    X = _cloud(900, 3, seed=11)
+    op = SimilarityOperator(X, leaf=64)
+    S = op.scaled(t, far_field_budget=1e-6)
+    x = _cloud(900, 1, seed=12)[:, 0]
+    ax = np.abs(x)
+    Z = S.apply(np.column_stack([ax, np.ones(900)]), track_min=True)
+    W = S.apply(np.column_stack([ax, np.ones(900)]), distance_weighted=True)
+    state = {"max_distance": S.max_distance * (1 + 1e-12)}
+    Aax, Arows = iterative._weighted_bounds(S, ax, Z[:, 0], Z[:, 1], state)
+    assert np.all(W[:, 0] <= Aax) and np.all(W[:, 1] <= Arows)
+    # what the derivative's bound uses: |x|^T (D o Z~) |x| and the largest row sum
+    assert ax @ Aax <= 4.0 * (ax @ W[:, 0]) and Arows.max() <= 8.0 * W[:, 1].max()
 
 
 def test_cg_derivative_comes_with_the_last_certificate(monkeypatch):
@@ -137,10 +161,10 @@ def test_derivative_charges_the_pairs_the_far_field_skips(t, budget):
     D = cdist(X[op.perm], X[op.perm])
     exact = float(x @ ((D * np.exp(-t * D)) @ x))
     Y = S.apply(np.column_stack([x, x, np.ones(1200)]), distance_weighted=True)
-    value, bound = iterative._derivative_from_products(S, x, Y, 0.0)
+    value, bound = iterative._derivative_from_products(S, x, *Y.T, 0.0)
     assert abs(value - exact) <= bound
     S.deps_row, S.deps_max = np.zeros(1200), 0.0
-    assert abs(value - exact) > iterative._derivative_from_products(S, x, Y, 0.0)[1]
+    assert abs(value - exact) > iterative._derivative_from_products(S, x, *Y.T, 0.0)[1]
 
 
 def test_distance_weighted_product_from_a_distance_matrix():

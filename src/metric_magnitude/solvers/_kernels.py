@@ -272,11 +272,12 @@ def _leaf_product(PT, VT, YT, r0, r1, cols, t, metric, track, block,
                   weighted, shift, coef, rc):  # pragma: no cover
     """YT += (Z restricted to pairs (i, j), j > i, i in r0:r1, j in cols) applied both ways.
 
-    PT: points transposed (d, n); VT: (m, n); YT: (m, n), or (2 m, n) for ``weighted`` 2;
+    PT: points transposed (d, n); VT: (m, n); YT: (m, n), or (m + k, n) for ``weighted`` 2
+    (the weighted products of VT's first k rows, 1 <= k <= m);
     cols: (k, 2) column ranges, each either the leaf itself (r0, r1) or entirely to its
     right. The diagonal (Z_ii = 1) is added too when (r0, r1) is among the ranges.
     ``weighted``: 0 for Z, 1 for D o Z (zero diagonal), 2 for both (Z V in YT's first m
-    rows, (D o Z) V in the next m: each entry and sum computed as by the two products
+    rows, (D o Z) V[:k] in the next k: each entry and sum computed as by the two products
     alone, so the same bits). ``shift`` (``weighted`` 0 only): every entry less that
     constant, the diagonal's too (`_ScaledSimilarity.single_shift`). ``weighted`` 3: the
     short-range part of `_grid_split`'s kernel, exp(-t d) - sum_k coef[k] d^(2k) for d < rc
@@ -371,7 +372,7 @@ def _leaf_product(PT, VT, YT, r0, r1, cols, t, metric, track, block,
                 for mm in range(m):
                     _add_row(buf, VT, YT, colacc, mm, mm, i, j0, b1, off, w, zero)
                 if weighted == 2:
-                    for mm in range(m):
+                    for mm in range(mo - m):
                         _add_row(dbuf, VT, YT, colacc, mm, m + mm, i, j0, b1, off, w, zero)
             _add_columns(YT, colacc, b0, b1)
     return _extremes(tmin, tmax)
@@ -555,7 +556,8 @@ def apply_product(S, V: np.ndarray, track_min: bool = False, leaves=None,
     V has shape (n, m). Updates ``S.min_distance`` / ``S.max_distance`` when ``track_min``.
     ``leaves``: only the tiles of these row leaves (as ``apply(leaves=...)``).
     ``distance_weighted``: (D o Z~) @ V instead; ``"both"``: [Z~ V, (D o Z~) V], shape
-    (n, 2 m), from one pass over the pairs (each computed as by its own product).
+    (n, 2 m), from one pass over the pairs (each computed as by its own product);
+    ``"first"``: [Z~ V, (D o Z~) V[:, :1]], shape (n, m + 1).
     ``single``: distances, exponentials and the sums within a column block in float32
     (about 2.2x faster, measured in ``bench_kernels.py``), accumulated in float64; the
     error of an entry of the product is then below u32 (4 + t d diam) times the same
@@ -573,12 +575,12 @@ def apply_product(S, V: np.ndarray, track_min: bool = False, leaves=None,
 
     op = S.op
     n, m = V.shape
-    mode = 2 if distance_weighted == "both" else int(bool(distance_weighted))
+    mode = 2 if distance_weighted in ("both", "first") else int(bool(distance_weighted))
     coef, rc = np.zeros(5), 0.0
     if split is not None:
         mode, (coef, rc), shift = 3, split, split[0][0]
     near = S.near if near is None else near
-    mo = 2 * m if mode == 2 else m
+    mo = m + (m if distance_weighted == "both" else 1) if mode == 2 else m
     metric = METRICS[op.metric]
     PT = _transposed_points(op, single)
     scale = 1.0
