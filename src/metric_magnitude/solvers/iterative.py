@@ -155,6 +155,11 @@ _SPARSE_INVERSE_RICH = (5.0, 50_000, 0.2)
 # most, and at the smallest scales fewer (20,000 points in R^3, rho = 5: 17 against 19 at
 # t = 0.06 with the factor of 1.44 t, 16 against 15 at 0.2, 16 against 14 at 0.6)
 _FACTOR_REUSE_RATIO = 1.5
+# ... and down to 1/this where the grid split makes the scale's products cheap (a factor
+# then costs about 20 of them): the 9 smallest scales of the 100,000-point function
+# (t = 0.098 to 1.79) on 50,000 points, one factor for all against five: 139 against 91
+# iterations, 215.3 against 254.3 s (ratio 3: three factors, 105, 229.3 s)
+_FACTOR_REUSE_RATIO_GRID = 20.0
 _SPARSE_INVERSE_MAX_DIM = 3
 _SPARSE_INVERSE_MAX_T_SCALE = 1.5
 # above _SPARSE_INVERSE_MAX_DIM dimensions the pattern is each point's nearest later
@@ -827,13 +832,19 @@ class _ScaledSimilarity:
         grid does not resolve Z(t) or would not be cheaper than the kernel by
         `_grid_split.GAIN` (the operator's grid is built at the first call)."""
         if not self._split_checked:
-            self._split_checked = True
-            layout = self.op.grid_layout()
-            if layout is not None and layout.serves(self.t, self.computed_pairs):
+            if self.grid_serves():
                 from ._grid_split import GridSplit
 
-                self._split = GridSplit(layout, self.t, self.op.threads)
+                self._split = GridSplit(self.op.grid_layout(), self.t, self.op.threads)
+            self._split_checked = True
         return self._split
+
+    def grid_serves(self) -> bool:
+        """Whether `grid_split` has (or would have) a product for this scale."""
+        if self._split_checked:
+            return self._split is not None
+        layout = self.op.grid_layout()
+        return layout is not None and layout.serves(self.t, self.computed_pairs)
 
     def _numpy_tiles(self, V, track_min, distance_weighted, gram, single, shift=0.0):
         """`apply`'s numpy kernel: ((Z~ - shift 1 1^T) V, min, max of the distances met)."""
@@ -1403,6 +1414,7 @@ class _Preconditioner:
 
                 self.kind = "sparse_inverse"
                 self.t, self.rho = S.t, rho if S.op.dim <= _SPARSE_INVERSE_MAX_DIM else None
+                self.grid_served = S.grid_serves()
                 # compiled where the products are (numba installed, from 2,048 points up)
                 self.L = factor(S.op._P, S.op.metric, S.t, *pattern, threads=S.op.threads,
                                 compiled=S.op.kernel == "numba")
@@ -1451,10 +1463,14 @@ class _Preconditioner:
         """Whether this preconditioner, built for a larger scale of a chain, may serve S too:
         a factor of the rich pattern, which S would get as well, from a scale at most
         _FACTOR_REUSE_RATIO times S's (its cost is several products; the iterations it
-        adds are few, and at the smallest scales none)."""
+        adds are few, and at the smallest scales none), or _FACTOR_REUSE_RATIO_GRID times
+        where both scales' products go by the grid split (cheap products: more of them
+        cost less than another factor)."""
         if self.kind != "sparse_inverse" or self.rho != _SPARSE_INVERSE_RICH[0]:
             return False
-        if not S.t <= self.t <= _FACTOR_REUSE_RATIO * S.t:
+        ratio = (_FACTOR_REUSE_RATIO_GRID if self.grid_served and S.grid_serves()
+                 else _FACTOR_REUSE_RATIO)
+        if not S.t <= self.t <= ratio * S.t:
             return False
         chosen = (kind == "sparse_inverse" and _sparse_inverse_applies(S.op)) or (
             kind == "auto" and _sparse_inverse_pays(S.op, S.t))
