@@ -194,3 +194,33 @@ def test_a_rich_factor_serves_the_scales_whose_products_the_grid_splits(grid_spl
     res = solve_iterative(X, ts, rtol=1e-8, weights=False, precision="mixed",
                           preconditioner="sparse_inverse")
     assert np.all(res.certified) and np.allclose(factored, ts[::-2])
+
+
+@pytest.mark.parametrize("nodes", [4e6, 2e4])
+def test_a_scale_beyond_the_operators_grid_gets_its_own(grid_split, monkeypatch, nodes):
+    # t rc > 1 for the operator's grid: a grid of the scale's own, rc = RC_SCALE / t; with
+    # few nodes it covers a box around the median only, and the kernel computes the rows
+    # of the points outside it (and their columns into the others)
+    X = np.random.default_rng(5).standard_normal((3000, 3))
+    op = SimilarityOperator(X, threads=2, kernel="numba")
+    t = 3.0 / op.grid_layout().rc
+    monkeypatch.setattr(grid_split, "GRID_NODES", nodes)  # (the scale's grid only)
+    S = op.scaled(t)
+    split = S.grid_split()
+    assert split is not None and split.layout is not op.grid_layout()
+    lay = split.layout
+    assert lay.rc * t == pytest.approx(grid_split.RC_SCALE)
+    outside = lay.outside.size
+    assert (outside == 0) if nodes > 1e6 else (100 < outside < 2900)
+    assert np.prod(lay.shape) <= nodes
+    V = np.random.default_rng(6).standard_normal((3000, 2)) + 0.5
+    err = _relative_errors(op, t, V, split.apply(S, V, single=False))
+    assert err.max() <= 1.5e-6, err.max()
+    if outside:  # the outside rows: the kernel's, to float64 rounding
+        assert err[lay.outside].max() <= 1e-13
+    err = _relative_errors(op, t, V, S.apply(V, single=True))
+    assert err.max() <= 2 * U32 * (4 + t * 3 * op.diameter_bound) + 1.5e-6, err.max()
+    res = solve_iterative(X, [t], rtol=1e-8, precision="mixed")
+    Z = np.exp(-t * cdist(X, X))
+    exact = float(np.linalg.solve(Z, np.ones(len(X))).sum())
+    assert res.certified[0] and res.lower[0] <= exact <= res.upper[0]

@@ -48,6 +48,8 @@ _FFT_COST = 0.55
 _STENCIL_COST = 1.4
 # the grid serves a scale when it is estimated this many times cheaper than the kernel
 GAIN = 2.0
+# a scale the operator's grid does not resolve may get a grid of its own, rc = this / t
+RC_SCALE = 0.8
 
 
 def split_coefficients(t: float, rc: float) -> np.ndarray:
@@ -92,48 +94,95 @@ def _fft_shape(shape) -> tuple:
     return tuple(scipy.fft.next_fast_len(2 * int(s) - 1, real=True) for s in shape)
 
 
-class GridLayout:
-    """An operator's grid: spacing, rc, the points' stencils and the leaf pairs within rc."""
+def _near_pair_counts(op, rcs: np.ndarray) -> np.ndarray:
+    """Ordered point pairs in leaf pairs whose boxes are closer than each of ``rcs``,
+    counted one leaf's row at a time (memory O(leaves))."""
+    from .iterative import _box_distances
 
-    def __init__(self, op, nodes: int = GRID_NODES):
+    sizes = np.diff(op.starts).astype(float)
+    pairs = np.zeros(rcs.size)
+    for i in range(op.n_leaves):
+        bd = _box_distances(op._lo, op._hi, i, 2.0)
+        order = np.argsort(bd)
+        cum = np.concatenate([[0.0], np.cumsum(sizes[order])])
+        pairs += sizes[i] * cum[np.searchsorted(bd[order], rcs, side="left")]
+    return pairs
+
+
+def _core_box(P: np.ndarray, lo: np.ndarray, ext: np.ndarray, h: float, nodes: float):
+    """(lo, ext) of the largest box around the points' coordinate-wise median, within their
+    bounding box, whose grid of spacing h has at most ``nodes`` nodes."""
+    a, b = 0.0, float(ext.max())
+    for _ in range(60):
+        side = 0.5 * (a + b)
+        if np.prod(_grid_shape(np.minimum(ext, side), h).astype(float)) > nodes:
+            b = side
+        else:
+            a = side
+    sub = np.minimum(ext, a)
+    start = np.clip(np.median(P, axis=0) - 0.5 * sub, lo, lo + ext - sub)
+    return start, sub
+
+
+class GridLayout:
+    """A grid for split products: spacing, rc, the points' stencils and the leaf pairs
+    within rc.
+
+    Without ``t``, the operator's grid, over all the points, for every scale t <= 1 / rc.
+    With ``t``, a scale's own: rc = `RC_SCALE` / t, over the largest box around the points'
+    median that `GRID_NODES` allow. The points outside that box (``outside``, sorted order)
+    then have their rows of Z, and the columns into the others, by the kernel
+    (`cross_rows`): worth it where they are few (the dense core of a cloud).
+    """
+
+    def __init__(self, op, nodes: float | None = None, t: float | None = None):
         from .iterative import _box_distances, _ranges
 
+        nodes = GRID_NODES if nodes is None else nodes
         P = op._P
         n, d = P.shape
         lo = P.min(axis=0)
         ext = P.max(axis=0) - lo
         starts = op.starts
-        sizes = np.diff(starts).astype(float)
         L = op.n_leaves
-        # the finest spacing whose grid has at most `nodes` nodes (bisection on log h)...
-        a, b = 1e-12 * float(ext.max()), float(ext.max())
-        for _ in range(80):
-            h = math.sqrt(a * b)
+        self.outside = np.zeros(0, dtype=np.int64)
+        if t is None:
+            # the finest spacing whose grid has at most `nodes` nodes (bisection on log h)...
+            a, b = 1e-12 * float(ext.max()), float(ext.max())
+            for _ in range(80):
+                h = math.sqrt(a * b)
+                if np.prod(_grid_shape(ext, h).astype(float)) > nodes:
+                    a = h
+                else:
+                    b = h
+            # ... or a coarser one where that is cheaper: the pairs within rc = h / SPACING
+            # grow as h^3, the FFTs shrink as h^-3
+            hs = b * 1.15 ** np.arange(16)
+            rcs = hs / SPACING * (1.0 + 1e-9)
+            pairs = _near_pair_counts(op, rcs)
+            costs = [self._cost(p, _grid_shape(ext, h), n, d) for p, h in zip(pairs, hs,
+                                                                              strict=True)]
+            best = int(np.argmin(costs))
+            h, rc_near, near_pairs = float(hs[best]), float(rcs[best]), float(pairs[best])
+        else:
+            h = SPACING * RC_SCALE / t
+            rc_near = RC_SCALE / t * (1.0 + 1e-9)
+            near_pairs = float(_near_pair_counts(op, np.array([rc_near]))[0])
             if np.prod(_grid_shape(ext, h).astype(float)) > nodes:
-                a = h
-            else:
-                b = h
-        # ... or a coarser one where that is cheaper: the pairs within rc = h / SPACING
-        # grow as h^3, the FFTs shrink as h^-3. Pairs of leaves whose boxes are closer
-        # than rc, counted one leaf's row at a time (memory O(leaves))
-        hs = b * 1.15 ** np.arange(16)
-        rcs = hs / SPACING * (1.0 + 1e-9)
-        pairs = np.zeros(hs.size)
-        for i in range(L):
-            bd = _box_distances(op._lo, op._hi, i, 2.0)
-            order = np.argsort(bd)
-            cum = np.concatenate([[0.0], np.cumsum(sizes[order])])
-            pairs += sizes[i] * cum[np.searchsorted(bd[order], rcs, side="left")]
-        costs = [self._cost(p, _grid_shape(ext, h), n, d) for p, h in zip(pairs, hs,
-                                                                          strict=True)]
-        best = int(np.argmin(costs))
-        h = float(hs[best])
-        self.near_pairs = float(pairs[best])
+                lo, ext = _core_box(P, lo, ext, h, nodes)
+                inside = np.all((P >= lo) & (P <= lo + ext), axis=1)
+                self.outside = np.flatnonzero(~inside)
+        self.near_pairs = near_pairs
         self.h = h
         self.rc = h / SPACING
         self.n = n
+        self.core = None if self.outside.size == 0 else np.flatnonzero(
+            np.isin(np.arange(n), self.outside, invert=True))
+        # ordered pairs by the kernel: the outside rows, and their columns into the others
+        self.cross_pairs = float(self.outside.size) * (2 * n - self.outside.size)
+        Pc = P if self.core is None else P[self.core]
         half = ORDER // 2
-        u = (P - lo) / h + half
+        u = (Pc - lo) / h + half
         base = np.floor(u).astype(np.int64) - (half - 1)
         weights = [_lagrange_weights(u[:, k] - base[:, k], ORDER) for k in range(d)]
         shape = [int(s) for s in base.max(axis=0) + ORDER]
@@ -145,7 +194,7 @@ class GridLayout:
         self.near = []
         for i in range(L):
             bd = _box_distances(op._lo, op._hi, i, 2.0)[i + 1:]
-            self.near.append(_ranges(np.flatnonzero(bd < rcs[best]) + i + 1, starts))
+            self.near.append(_ranges(np.flatnonzero(bd < rc_near) + i + 1, starts))
 
     @staticmethod
     def _cost(pairs: float, shape, n: int, d: int) -> float:
@@ -156,7 +205,8 @@ class GridLayout:
 
     def cost(self) -> float:
         """A product's estimated cost, in (ordered) pairs of the float32 kernel."""
-        return self._cost(self.near_pairs, self.shape, self.n, len(self.weights))
+        return (self._cost(self.near_pairs, self.shape, self.base.shape[0], len(self.weights))
+                + self.cross_pairs)
 
     def scale_bytes(self, columns: int = 4) -> float:
         """Memory of one scale's split product: the kernel's transform, one product's FFT
@@ -169,9 +219,8 @@ class GridLayout:
         fits in a quarter of the available memory."""
         from .._validation import available_memory
 
-        return (t * self.rc <= 1.0 and GAIN * self.cost() <= kernel_pairs
+        return (t * self.rc <= 1.0 + 1e-9 and GAIN * self.cost() <= kernel_pairs
                 and self.scale_bytes() <= 0.25 * available_memory())
-
 
 class GridSplit:
     """The split product at one scale: `apply` (n, m) -> (n, m), in sorted order."""
@@ -196,23 +245,66 @@ class GridSplit:
         from ._kernels import apply_product
 
         lay = self.layout
-        n, m = V.shape
+        m = V.shape[1]
         w0, w1, w2 = lay.weights
+        nc = lay.base.shape[0]
+        inner = V if lay.core is None else V[lay.core]
         g = np.zeros((m, *lay.shape))
-        spread(lay.base, w0, w1, w2, np.ascontiguousarray(V.T), g)
+        spread(lay.base, w0, w1, w2, np.ascontiguousarray(inner.T), g)
         sl = tuple(slice(0, s) for s in lay.shape)
         for c in range(m):
             F = scipy.fft.rfftn(g[c], s=lay.fft_shape, workers=self.threads)
             F *= self.kernel_hat
             g[c] = scipy.fft.irfftn(F, s=lay.fft_shape, workers=self.threads)[sl]
-        YT = np.zeros((m, n))
-        bounds = np.linspace(0, n, self.threads + 1).astype(int)
+        YT = np.zeros((m, nc))
+        bounds = np.linspace(0, nc, self.threads + 1).astype(int)
         if self.threads > 1:
             with ThreadPoolExecutor(self.threads) as ex:
                 for f in [ex.submit(gather, lay.base, w0, w1, w2, g, YT, int(a), int(b))
                           for a, b in itertools.pairwise(bounds)]:
                     f.result()
         else:
-            gather(lay.base, w0, w1, w2, g, YT, 0, n)
-        near = apply_product(S, V, near=lay.near, split=(self.coef, lay.rc), single=single)
-        return YT.T + near
+            gather(lay.base, w0, w1, w2, g, YT, 0, nc)
+        if lay.core is None:
+            near = apply_product(S, V, near=lay.near, split=(self.coef, lay.rc),
+                                 single=single)
+            return YT.T + near
+        # the outside points take no part in the grid's pairs nor in their short-range
+        # corrections (their values zeroed, their rows dropped): the kernel computes
+        # their rows, and their columns into the inside rows, in full
+        Vin = V.copy()
+        Vin[lay.outside] = 0.0
+        Y = apply_product(S, Vin, near=lay.near, split=(self.coef, lay.rc), single=single)
+        Y[lay.core] += YT.T
+        Y[lay.outside] = 0.0
+        return Y + _cross_product(S, V, lay, single)
+
+
+def _cross_product(S, V: np.ndarray, lay: GridLayout, single: bool) -> np.ndarray:
+    """Z's rows ``lay.outside`` applied to V, and their columns applied into the other
+    rows (`_grid_split_kernels.cross_rows`), on the operator's threads."""
+    from ._grid_split_kernels import cross_rows
+    from ._kernels import _block_size, _transposed_points
+    from .iterative import _run_jobs
+
+    op = S.op
+    n, m = V.shape
+    PT = _transposed_points(op, single)
+    scale = 1.0
+    if single:  # (as `_kernels.apply_product`: float32 keeps 8 exponent bits)
+        scale = float(np.max(np.abs(V), initial=0.0))
+        if not scale > 0:
+            return np.zeros((n, m))
+    VT = np.ascontiguousarray((V / scale).T, dtype=PT.dtype)
+    keep = np.ones(n, dtype=PT.dtype)
+    keep[lay.outside] = 0
+    block = _block_size(op.dim, m, op.leaf)
+    chunk = 64
+    jobs = [lay.outside[a:a + chunk] for a in range(0, lay.outside.size, chunk)]
+
+    def rows(YT, job):
+        cross_rows(PT, VT, YT, job, keep, PT.dtype.type(S.t), block)
+        return np.inf, 0.0
+
+    YT = _run_jobs(jobs, [job.size for job in jobs], op.threads, (m, n), rows)[0]
+    return YT.T * scale

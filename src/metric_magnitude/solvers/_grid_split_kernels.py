@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
+
+from ._kernels import _exp_block
 
 _JIT = {"nogil": True, "cache": True, "fastmath": False, "boundscheck": False}
 
@@ -45,3 +48,58 @@ def gather(base, w0, w1, w2, g, YT, i0, i1):  # pragma: no cover - compiled
                     sa += sb * w1[i, b]
                 acc += sa * w0[i, a]
             YT[c, i] += acc
+
+
+@njit(**_JIT)
+def cross_rows(PT, VT, YT, rows, keep, t, block):  # pragma: no cover - compiled
+    """YT += Z's rows ``rows`` applied to VT (all columns, the diagonal's 1 included), and
+    the same entries as columns into the other rows j where keep[j] is 1 (0 where row j is
+    one of ``rows``: it has its own pass), in PT's precision within a block of columns."""
+    d, n = PT.shape
+    m = VT.shape[0]
+    buf = np.empty(block, PT.dtype)
+    kbuf = np.empty(block, PT.dtype)
+    zero = np.zeros(1, PT.dtype)[0]
+    for q in range(rows.shape[0]):
+        i = rows[q]
+        for mm in range(m):
+            YT[mm, i] += VT[mm, i]
+        for b0 in range(0, n, block):
+            b1 = min(n, b0 + block)
+            w = b1 - b0
+            pk = PT[0, i]
+            row = PT[0, b0:b1]
+            for jj in range(w):
+                diff = pk - row[jj]
+                buf[jj] = diff * diff
+            for k in range(1, d):
+                pk = PT[k, i]
+                row = PT[k, b0:b1]
+                for jj in range(w):
+                    diff = pk - row[jj]
+                    buf[jj] += diff * diff
+            for jj in range(w):
+                buf[jj] = np.sqrt(buf[jj])
+            _exp_block(buf, kbuf, w, -t)
+            if b0 <= i < b1:
+                buf[i - b0] = zero
+            kseg = keep[b0:b1]
+            for mm in range(m):
+                vrow = VT[mm, b0:b1]
+                w4 = w - w % 4
+                s0 = zero
+                s1 = zero
+                s2 = zero
+                s3 = zero
+                for jj in range(0, w4, 4):
+                    s0 += buf[jj] * vrow[jj]
+                    s1 += buf[jj + 1] * vrow[jj + 1]
+                    s2 += buf[jj + 2] * vrow[jj + 2]
+                    s3 += buf[jj + 3] * vrow[jj + 3]
+                for jj in range(w4, w):
+                    s0 += buf[jj] * vrow[jj]
+                YT[mm, i] += (s0 + s1) + (s2 + s3)
+                vi = VT[mm, i]
+                yseg = YT[mm, b0:b1]
+                for jj in range(w):
+                    yseg[jj] += buf[jj] * kseg[jj] * vi

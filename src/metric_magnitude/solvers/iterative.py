@@ -750,6 +750,7 @@ class _ScaledSimilarity:
         # at the first such product)
         self._split = None
         self._split_checked = False
+        self._layout = False  # (not looked for yet)
         # extreme distances over the computed off-diagonal pairs, set by apply(track_min=True)
         self.min_distance = np.inf
         self.max_distance = 0.0
@@ -835,16 +836,29 @@ class _ScaledSimilarity:
             if self.grid_serves():
                 from ._grid_split import GridSplit
 
-                self._split = GridSplit(self.op.grid_layout(), self.t, self.op.threads)
+                self._split = GridSplit(self._layout, self.t, self.op.threads)
             self._split_checked = True
         return self._split
 
     def grid_serves(self) -> bool:
-        """Whether `grid_split` has (or would have) a product for this scale."""
+        """Whether `grid_split` has (or would have) a product for this scale: by the
+        operator's grid, or where that does not resolve the scale (t rc > 1) by one of the
+        scale's own (`_grid_split.GridLayout` with t; built here, once)."""
         if self._split_checked:
             return self._split is not None
-        layout = self.op.grid_layout()
-        return layout is not None and layout.serves(self.t, self.computed_pairs)
+        if self._layout is False:
+            layout = self.op.grid_layout()
+            if layout is not None and not layout.serves(self.t, self.computed_pairs):
+                if self.t * layout.rc > 1.0:
+                    from ._grid_split import GridLayout
+
+                    layout = GridLayout(self.op, t=self.t)
+                    if not layout.serves(self.t, self.computed_pairs):
+                        layout = None
+                else:
+                    layout = None
+            self._layout = layout
+        return self._layout is not None
 
     def _numpy_tiles(self, V, track_min, distance_weighted, gram, single, shift=0.0):
         """`apply`'s numpy kernel: ((Z~ - shift 1 1^T) V, min, max of the distances met)."""
