@@ -157,9 +157,11 @@ _SPARSE_INVERSE_RICH = (5.0, 50_000, 0.2)
 _FACTOR_REUSE_RATIO = 1.5
 # ... and down to 1/this where the grid split makes the scale's products cheap (a factor
 # then costs about 20 of them): the 9 smallest scales of the 100,000-point function
-# (t = 0.098 to 1.79) on 50,000 points, one factor for all against five: 139 against 91
-# iterations, 215.3 against 254.3 s (ratio 3: three factors, 105, 229.3 s)
-_FACTOR_REUSE_RATIO_GRID = 20.0
+# (t = 0.098 to 1.79) on 50,000 points, ratio 3 (three factors) against 1.5 (five): 105
+# against 91 iterations, 229.3 against 254.3 s (one factor for all: 139, 215.3 s; but on
+# 100,000 points a factor of t = 2.58 down to t = 0.14 took 19 to 26 iterations a scale
+# where its own took 9 to 14, and the function 1225.7 s against 1265.0 s with ratio 9)
+_FACTOR_REUSE_RATIO_GRID = 3.0
 _SPARSE_INVERSE_MAX_DIM = 3
 _SPARSE_INVERSE_MAX_T_SCALE = 1.5
 # above _SPARSE_INVERSE_MAX_DIM dimensions the pattern is each point's nearest later
