@@ -419,3 +419,20 @@ def test_cg_on_a_space_with_computed_distances_uses_the_points():
     res = solve_iterative(space, 3.0, rtol=1e-10, weights=False)
     assert abs(res.magnitude[0] - exact) <= 1e-10 * exact
     assert res.lambda_bound_source[0] == "subordination"  # the points' geometry was used
+
+
+def test_weighted_bounds_at_tiny_scales_and_one_dominant_weight():
+    # z within rounding of 1 everywhere (the Jensen argument's s / A near 1, where the
+    # inflated products could push it past 1), and |x| on one point only (A near 0)
+    from metric_magnitude.solvers import iterative
+
+    X = _cloud(400, 3, seed=13)
+    op = SimilarityOperator(X, leaf=64)
+    for t, x in ((1e-9, np.ones(400)), (1e-3, np.eye(400)[7] + 1e-30), (0.5, np.eye(400)[0])):
+        S = op.scaled(t)
+        Z = S.apply(np.column_stack([x, np.ones(400)]), track_min=True)
+        W = S.apply(np.column_stack([x, np.ones(400)]), distance_weighted=True)
+        Aax, Arows = iterative._weighted_bounds(S, x, Z[:, 0], Z[:, 1],
+                                                {"max_distance": S.max_distance * 1.000001})
+        assert np.all(Aax >= 0) and np.all(Arows >= 0)
+        assert np.all(W[:, 0] <= Aax) and np.all(W[:, 1] <= Arows), t

@@ -1,4 +1,4 @@
-"""The compiled spreading and gathering of `_grid_split` (needs numba)."""
+"""The compiled spreading, gathering and cross rows of `_grid_split` (needs numba)."""
 
 from __future__ import annotations
 

@@ -159,8 +159,8 @@ _FACTOR_REUSE_RATIO = 1.5
 # then costs about 20 of them): the 9 smallest scales of the 100,000-point function
 # (t = 0.098 to 1.79) on 50,000 points, ratio 3 (three factors) against 1.5 (five): 105
 # against 91 iterations, 229.3 against 254.3 s (one factor for all: 139, 215.3 s; but on
-# 100,000 points a factor of t = 2.58 down to t = 0.14 took 19 to 26 iterations a scale
-# where its own took 9 to 14, and the function 1225.7 s against 1265.0 s with ratio 9)
+# 100,000 points the factor of t = 2.58 serving down to t = 0.14 left those scales at 18
+# to 26 iterations, against 9 to 14 with their own or the next scale's: docs/large-n.md)
 _FACTOR_REUSE_RATIO_GRID = 3.0
 _SPARSE_INVERSE_MAX_DIM = 3
 _SPARSE_INVERSE_MAX_T_SCALE = 1.5
@@ -2148,22 +2148,24 @@ def _weighted_bounds(S: _ScaledSimilarity, ax: np.ndarray, Zax: np.ndarray,
     D o Z~ is 0 where Z~'s is 1. The computed products are inflated by their rounding
     (entries and sums, as `_certify` does). Within a few times the products themselves
     (900 Gaussian points, t = 0.02 to 30: |x|^T (D o Z~) |x| 1.0 to 2.9 times, the largest
-    row sum 1.0 to 6.6 times):
-    they enter the derivative's bound only through its rounding and e^2 terms, and save
-    the certificate two weighted columns.
+    row sum 1.0 to 6.6 times): they enter the derivative's bound only through its rounding
+    and e^2 terms, and save the certificate two weighted columns.
     """
     n = S.n
     infl = 1.0 + S.entry_rel_error() + 1.01 * S.sum_terms * _U + 1e-12
     dmax = state["max_distance"] if state["max_distance"] else np.inf
     sax = float(np.sum(ax)) * (1.0 + 1.01 * (26 + math.log2(n)) * _U)
     out = []
-    # (infl's 1e-12 covers the subtraction of the exact diagonal and the logarithm)
-    for Y, own, mass in ((Zax, ax, np.maximum(sax - ax, 0.0)), (rows, 1.0, float(n - 1))):
+    # (infl's 1e-12 covers the subtraction of the exact diagonal and the logarithm). A
+    # larger A only loosens the bound (A phi(s / A) = s ln(A / s) grows with A), so A is
+    # taken from above; the true s / A is at most 1 (every z <= 1)
+    for Y, own, mass in ((Zax, ax, np.maximum(sax - ax, 0.0) + 4 * _U * sax),
+                         (rows, 1.0, float(n - 1))):
         y = np.maximum(Y * infl - own, 0.0)  # >= sum_{j != i} a_j z_ij
         y_lo = np.maximum(Y * (2.0 - infl) - own, 0.0)  # <= it
-        # phi peaks at 1/e: its largest value over [y_lo, y] / A
+        # phi peaks at 1/e: its largest value over [y_lo, y] / A, within [0, 1]
         m = np.maximum(mass, 1e-300)
-        u = np.clip(1.0 / math.e, y_lo / m, y / m)
+        u = np.clip(1.0 / math.e, np.minimum(y_lo / m, 1.0), np.minimum(y / m, 1.0))
         jensen = mass / S.t * (-u * np.log(np.maximum(u, 1e-300))) * (1.0 + 1e-12)
         out.append(np.minimum(dmax * y, jensen))
     return out[0], out[1]
