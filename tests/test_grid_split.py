@@ -90,8 +90,9 @@ def test_split_products_match_the_dense_product(grid_split):
         # of the kernel's float32 products (the polynomial is subtracted in float32 too)
         err = _relative_errors(op, t, V, S.apply(V, single=True))
         assert err.max() <= 2 * U32 * (4 + t * d * op.diameter_bound) + 1.5e-6, (t, err.max())
-    # a scale the grid does not resolve gets the kernel's float32 product
-    assert op.scaled(1.5 / layout.rc).grid_split() is None
+    # a scale the operator's grid does not resolve gets a grid of its own (the next test)
+    own = op.scaled(1.5 / layout.rc).grid_split()
+    assert own is not None and own.layout is not layout
 
 
 def test_split_products_on_a_plane_in_r3(grid_split):
@@ -229,3 +230,6 @@ def test_a_scale_beyond_the_operators_grid_gets_its_own(grid_split, monkeypatch,
     Z = np.exp(-t * cdist(X, X))
     exact = float(np.linalg.solve(Z, np.ones(len(X))).sum())
     assert res.certified[0] and res.lower[0] <= exact <= res.upper[0]
+    # where the scale's own grid would not pay: the kernel's float32 product
+    monkeypatch.setattr(grid_split, "GAIN", 1e9)
+    assert op.scaled(t).grid_split() is None

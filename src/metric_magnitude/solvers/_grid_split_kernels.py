@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._kernels import _exp_block
+from ._kernels import _dot, _exp_block
 
 _JIT = {"nogil": True, "cache": True, "fastmath": False, "boundscheck": False}
 
@@ -85,20 +85,7 @@ def cross_rows(PT, VT, YT, rows, keep, t, block):  # pragma: no cover - compiled
                 buf[i - b0] = zero
             kseg = keep[b0:b1]
             for mm in range(m):
-                vrow = VT[mm, b0:b1]
-                w4 = w - w % 4
-                s0 = zero
-                s1 = zero
-                s2 = zero
-                s3 = zero
-                for jj in range(0, w4, 4):
-                    s0 += buf[jj] * vrow[jj]
-                    s1 += buf[jj + 1] * vrow[jj + 1]
-                    s2 += buf[jj + 2] * vrow[jj + 2]
-                    s3 += buf[jj + 3] * vrow[jj + 3]
-                for jj in range(w4, w):
-                    s0 += buf[jj] * vrow[jj]
-                YT[mm, i] += (s0 + s1) + (s2 + s3)
+                YT[mm, i] += _dot(buf, VT[mm, b0:b1], w, zero)
                 vi = VT[mm, i]
                 yseg = YT[mm, b0:b1]
                 for jj in range(w):

@@ -213,11 +213,9 @@ def _exp_array(x):  # pragma: no cover - compiled
 
 
 @njit(**_JIT)
-def _add_row(buf, VT, YT, colacc, src, dst, i, j0, b1, off, w, zero):  # pragma: no cover
-    """YT[dst, i] += buf[:w] . VT[src, j0:b1] and colacc[dst, off:off + w] += buf VT[src, i]."""
-    vi = VT[src, i]
-    vrow = VT[src, j0:b1]
-    acc = colacc[dst, off:off + w]
+def _dot(buf, vrow, w, zero):  # pragma: no cover - compiled
+    """buf[:w] . vrow[:w] by four partial sums (float reductions do not vectorise without
+    fastmath)."""
     w4 = w - w % 4
     s0 = zero
     s1 = zero
@@ -230,9 +228,17 @@ def _add_row(buf, VT, YT, colacc, src, dst, i, j0, b1, off, w, zero):  # pragma:
         s3 += buf[jj + 3] * vrow[jj + 3]
     for jj in range(w4, w):
         s0 += buf[jj] * vrow[jj]
+    return (s0 + s1) + (s2 + s3)
+
+
+@njit(**_JIT)
+def _add_row(buf, VT, YT, colacc, src, dst, i, j0, b1, off, w, zero):  # pragma: no cover
+    """YT[dst, i] += buf[:w] . VT[src, j0:b1] and colacc[dst, off:off + w] += buf VT[src, i]."""
+    vi = VT[src, i]
+    acc = colacc[dst, off:off + w]
     for jj in range(w):
         acc[jj] += buf[jj] * vi
-    YT[dst, i] += (s0 + s1) + (s2 + s3)
+    YT[dst, i] += _dot(buf, VT[src, j0:b1], w, zero)
 
 
 @njit(**_JIT)
