@@ -182,7 +182,8 @@ def _worker_product(op: SimilarityOperator, share: _Share, V: np.ndarray, t: flo
     S.min_distance, S.max_distance = np.inf, 0.0
     S.gram_double = gram_double  # (its error bounds are charged by the client's copy)
     S.single_shift = 0.0  # (the shift's rank-one term belongs to the whole product)
-    S._split, S._split_checked = None, True  # (no grid split: it works on all the points)
+    # (no grid split: it works on all the points)
+    S._split, S._split_checked, S._layout = None, True, None
     Y = S.apply(V, track_min, distance_weighted, single)
     return Y, S.min_distance, S.max_distance
 

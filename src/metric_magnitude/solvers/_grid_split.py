@@ -96,6 +96,10 @@ def _grid_shape(ext: np.ndarray, h: float) -> np.ndarray:
     return np.floor(ext / h).astype(np.int64) + ORDER + 1
 
 
+def _grid_nodes(ext: np.ndarray, h: float) -> float:
+    return float(np.prod(_grid_shape(ext, h).astype(float)))
+
+
 def _fft_shape(shape) -> tuple:
     """FFT sizes of at least 2 s - 1 per axis: circular convolutions that do not wrap."""
     return tuple(scipy.fft.next_fast_len(2 * int(s) - 1, real=True) for s in shape)
@@ -122,7 +126,7 @@ def _core_box(P: np.ndarray, lo: np.ndarray, ext: np.ndarray, h: float, nodes: f
     a, b = 0.0, float(ext.max())
     for _ in range(60):
         side = 0.5 * (a + b)
-        if np.prod(_grid_shape(np.minimum(ext, side), h).astype(float)) > nodes:
+        if _grid_nodes(np.minimum(ext, side), h) > nodes:
             b = side
         else:
             a = side
@@ -153,12 +157,13 @@ class GridLayout:
         starts = op.starts
         L = op.n_leaves
         self.outside = np.zeros(0, dtype=np.int64)
+        self.core = None  # the points on the grid (sorted order), where not all of them
         if t is None:
             # the finest spacing whose grid has at most `nodes` nodes (bisection on log h)...
             a, b = 1e-12 * float(ext.max()), float(ext.max())
             for _ in range(80):
                 h = math.sqrt(a * b)
-                if np.prod(_grid_shape(ext, h).astype(float)) > nodes:
+                if _grid_nodes(ext, h) > nodes:
                     a = h
                 else:
                     b = h
@@ -175,16 +180,15 @@ class GridLayout:
             h = SPACING * RC_SCALE / t
             rc_near = RC_SCALE / t * (1.0 + 1e-9)
             near_pairs = float(_near_pair_counts(op, np.array([rc_near]))[0])
-            if np.prod(_grid_shape(ext, h).astype(float)) > nodes:
+            if _grid_nodes(ext, h) > nodes:
                 lo, ext = _core_box(P, lo, ext, h, nodes)
                 inside = np.all((P >= lo) & (P <= lo + ext), axis=1)
                 self.outside = np.flatnonzero(~inside)
+                if self.outside.size:
+                    self.core = np.flatnonzero(inside)
         self.near_pairs = near_pairs
         self.h = h
         self.rc = h / SPACING
-        self.n = n
-        self.core = None if self.outside.size == 0 else np.flatnonzero(
-            np.isin(np.arange(n), self.outside, invert=True))
         # ordered pairs by the kernel: the outside rows, and their columns into the others
         self.cross_pairs = float(self.outside.size) * (2 * n - self.outside.size)
         Pc = P if self.core is None else P[self.core]
@@ -292,18 +296,15 @@ def _cross_product(S, V: np.ndarray, lay: GridLayout, single: bool) -> np.ndarra
     """Z's rows ``lay.outside`` applied to V, and their columns applied into the other
     rows (`_grid_split_kernels.cross_rows`), on the operator's threads."""
     from ._grid_split_kernels import cross_rows
-    from ._kernels import _block_size, _transposed_points
+    from ._kernels import _block_size, _kernel_columns, _transposed_points
     from .iterative import _run_jobs
 
     op = S.op
     n, m = V.shape
     PT = _transposed_points(op, single)
-    scale = 1.0
-    if single:  # (as `_kernels.apply_product`: float32 keeps 8 exponent bits)
-        scale = float(np.max(np.abs(V), initial=0.0))
-        if not scale > 0:
-            return np.zeros((n, m))
-    VT = np.ascontiguousarray((V / scale).T, dtype=PT.dtype)
+    VT, scale = _kernel_columns(V, single)
+    if not scale > 0:
+        return np.zeros((n, m))
     keep = np.ones(n, dtype=PT.dtype)
     keep[lay.outside] = 0
     block = _block_size(op.dim, m, op.leaf)

@@ -536,6 +536,18 @@ def _transposed_points(op, single: bool = False) -> np.ndarray:
     return PT
 
 
+def _kernel_columns(V: np.ndarray, single: bool) -> tuple[np.ndarray, float]:
+    """(V^T for the kernels, the scale to multiply their product by): in float32 V scaled
+    to at most 1, so that no product overflows (float32 keeps 8 exponent bits); a scale of
+    0 where V is 0."""
+    if not single:
+        return np.ascontiguousarray(V.T), 1.0
+    scale = float(np.max(np.abs(V), initial=0.0))
+    if not scale > 0:
+        return V.T, 0.0
+    return np.ascontiguousarray((V / scale).T, dtype=np.float32), scale
+
+
 def _float32_distance_bounds(lo: float, hi: float, d: int, diameter: float):
     """Bounds on the true extreme distances from those computed in float32.
 
@@ -589,15 +601,9 @@ def apply_product(S, V: np.ndarray, track_min: bool = False, leaves=None,
     mo = m + (m if distance_weighted == "both" else 1) if mode == 2 else m
     metric = METRICS[op.metric]
     PT = _transposed_points(op, single)
-    scale = 1.0
-    if single:
-        # float32 keeps 8 exponent bits: scale V to at most 1 so no product overflows
-        scale = float(np.max(np.abs(V), initial=0.0))
-        if not scale > 0:
-            return np.zeros((n, mo))
-        VT = np.ascontiguousarray((V / scale).T, dtype=np.float32)
-    else:
-        VT = np.ascontiguousarray(V.T)
+    VT, scale = _kernel_columns(V, single)
+    if not scale > 0:
+        return np.zeros((n, mo))
     starts = op.starts
     shift = PT.dtype.type(shift)
     block = _block_size(op.dim, mo, op.leaf)

@@ -846,8 +846,6 @@ class _ScaledSimilarity:
         """Whether `grid_split` has (or would have) a product for this scale: by the
         operator's grid, or where that does not resolve the scale (t rc > 1) by one of the
         scale's own (`_grid_split.GridLayout` with t; built here, once)."""
-        if self._split_checked:
-            return self._split is not None
         if self._layout is False:
             layout = self.op.grid_layout()
             if layout is not None and not layout.serves(self.t, self.computed_pairs):
@@ -1410,7 +1408,8 @@ class _Preconditioner:
     """M^-1 = L L^T (``"sparse_inverse"``), or M = F F^T + blockdiag(Z_II - F_I F_I^T +
     sigma I) and its inverse by Woodbury (the others)."""
 
-    def __init__(self, S: _ScaledSimilarity, kind: str, max_rank: int, rng):
+    def __init__(self, S: _ScaledSimilarity, kind: str, max_rank: int, rng,
+                 cheap_products: bool = False):
         n = S.n
         starts = S.op.starts
         if (kind == "sparse_inverse" and _sparse_inverse_applies(S.op)) or (
@@ -1430,7 +1429,7 @@ class _Preconditioner:
 
                 self.kind = "sparse_inverse"
                 self.t, self.rho = S.t, rho if S.op.dim <= _SPARSE_INVERSE_MAX_DIM else None
-                self.grid_served = S.grid_serves()
+                self.cheap_products = cheap_products
                 # compiled where the products are (numba installed, from 2,048 points up)
                 self.L = factor(S.op._P, S.op.metric, S.t, *pattern, threads=S.op.threads,
                                 compiled=S.op.kernel == "numba")
@@ -1475,16 +1474,16 @@ class _Preconditioner:
                 raise np.linalg.LinAlgError("preconditioner's capacitance matrix is singular")
             self.C = c
 
-    def serves(self, S: _ScaledSimilarity, kind: str) -> bool:
+    def serves(self, S: _ScaledSimilarity, kind: str, cheap_products: bool = False) -> bool:
         """Whether this preconditioner, built for a larger scale of a chain, may serve S too:
         a factor of the rich pattern, which S would get as well, from a scale at most
         _FACTOR_REUSE_RATIO times S's (its cost is several products; the iterations it
         adds are few, and at the smallest scales none), or _FACTOR_REUSE_RATIO_GRID times
-        where both scales' products go by the grid split (cheap products: more of them
-        cost less than another factor)."""
+        where both scales' float32 products go by the grid split (``cheap_products``, here
+        and where it was built: more of them cost less than another factor)."""
         if self.kind != "sparse_inverse" or self.rho != _SPARSE_INVERSE_RICH[0]:
             return False
-        ratio = (_FACTOR_REUSE_RATIO_GRID if self.grid_served and S.grid_serves()
+        ratio = (_FACTOR_REUSE_RATIO_GRID if self.cheap_products and cheap_products
                  else _FACTOR_REUSE_RATIO)
         if not S.t <= self.t <= ratio * S.t:
             return False
@@ -2238,11 +2237,13 @@ def _solve_scales(scales, prep, state, rtol, maxiter, preconditioner, max_rank, 
                 W[i] = 1.0
             continue
         S = op.scaled(t, far_field_budget=_FAR_FIELD_BUDGET * rtol)
-        if M_last is not None and M_last.serves(S, preconditioner):
+        # float32 products by the grid split: cheap, so a factor may serve more scales
+        cheap = state["single"] and S.grid_serves()
+        if M_last is not None and M_last.serves(S, preconditioner, cheap):
             M, label = M_last, f"{M_last.description[:-1]}, factor of t={M_last.t:.4g})"
         else:
             M_last = None  # the next scale's preconditioner is built without this one alive
-            M = _Preconditioner(S, preconditioner, max_rank, rng)
+            M = _Preconditioner(S, preconditioner, max_rank, rng, cheap)
             label = M.description
         if state["min_distance"] is not None:
             state["geo_lam"], state["geo_source"] = _geometric_bound(prep, t, state)
