@@ -8,6 +8,8 @@ Galerkin start's block of K columns) and the float64 certificates ("f64 m3 dw": 
 1 with the derivative's distance-weighted products in the same pass)? The preconditioner's
 factor is built before a solve starts and is not in its time. ``--no-grid-split`` turns
 the grid-split float32 products off (``iterative._GRID_SPLIT_MIN_N``), the code before them.
+The last column: the time to build the preconditioner of that solve (0 where it reuses the
+factor of another scale).
 
 Usage::
 
@@ -60,20 +62,30 @@ def main() -> None:
                      **spent})
         return res
 
+    built: dict[float, float] = collections.defaultdict(float)
+    preconditioner = iterative._Preconditioner
+
+    def timed_preconditioner(S, *a, **k):
+        t0 = time.perf_counter()
+        M = preconditioner(S, *a, **k)
+        built[S.t] += time.perf_counter() - t0
+        return M
+
     iterative._product = timed_product
     iterative._pcg = timed_pcg
+    iterative._Preconditioner = timed_preconditioner
     t0 = time.perf_counter()
     f = mm.magnitude_function(X, "auto", n_scales=args.n_scales, rtol=args.rtol)
     total = time.perf_counter() - t0
     kinds = sorted({k for r in rows for k in r if k[:3] in ("f32", "f64")})
     print("| t | solve (s) | iterations | products | grid split | "
-          + " | ".join(f"{k} (s)" for k in kinds) + " | preconditioner |")
-    print("|---|---|---|---|---|" + "---|" * len(kinds) + "---|")
+          + " | ".join(f"{k} (s)" for k in kinds) + " | preconditioner | its factor (s) |")
+    print("|---|---|---|---|---|" + "---|" * len(kinds) + "---|---|")
     for r in rows:
         print(f"| {r['t']:.4g} | {r['seconds']:.1f} | {r['iterations']} | {r['products']} | "
               f"{'yes' if r['grid split'] else 'no'} | "
               + " | ".join(f"{r.get(k, 0.0):.1f}" for k in kinds)
-              + f" | {r['preconditioner']} |")
+              + f" | {r['preconditioner']} | {built.pop(r['t'], 0.0):.1f} |")
     chain = rows[-args.n_scales:]
     print(f"\nmagnitude_function: {total:.1f} s in all; its chain of {len(chain)} scales "
           f"{sum(r['seconds'] for r in chain):.1f} s in {sum(r['iterations'] for r in chain)} "
