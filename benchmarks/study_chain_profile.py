@@ -52,6 +52,17 @@ def main() -> None:
         spent[key] += time.perf_counter() - t0
         return out
 
+    # the factor built since the last solve (a scale's preconditioner comes just before
+    # its solve; none where it reuses another scale's)
+    factor = [0.0]
+    preconditioner = iterative._Preconditioner
+
+    def timed_preconditioner(S, *a, **k):
+        t0 = time.perf_counter()
+        M = preconditioner(S, *a, **k)
+        factor[0] += time.perf_counter() - t0
+        return M
+
     def timed_pcg(S, M, x0, rtol, maxiter, state):
         spent.clear()
         t0 = time.perf_counter()
@@ -59,17 +70,9 @@ def main() -> None:
         rows.append({"t": S.t, "seconds": time.perf_counter() - t0,
                      "iterations": res.iterations, "products": res.matvecs,
                      "grid split": S._split is not None, "preconditioner": M.description,
-                     **spent})
+                     "factor": factor[0], **spent})
+        factor[0] = 0.0
         return res
-
-    built: dict[float, float] = collections.defaultdict(float)
-    preconditioner = iterative._Preconditioner
-
-    def timed_preconditioner(S, *a, **k):
-        t0 = time.perf_counter()
-        M = preconditioner(S, *a, **k)
-        built[S.t] += time.perf_counter() - t0
-        return M
 
     iterative._product = timed_product
     iterative._pcg = timed_pcg
@@ -85,7 +88,7 @@ def main() -> None:
         print(f"| {r['t']:.4g} | {r['seconds']:.1f} | {r['iterations']} | {r['products']} | "
               f"{'yes' if r['grid split'] else 'no'} | "
               + " | ".join(f"{r.get(k, 0.0):.1f}" for k in kinds)
-              + f" | {r['preconditioner']} | {built.pop(r['t'], 0.0):.1f} |")
+              + f" | {r['preconditioner']} | {r['factor']:.1f} |")
     chain = rows[-args.n_scales:]
     print(f"\nmagnitude_function: {total:.1f} s in all; its chain of {len(chain)} scales "
           f"{sum(r['seconds'] for r in chain):.1f} s in {sum(r['iterations'] for r in chain)} "
