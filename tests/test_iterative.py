@@ -749,6 +749,24 @@ def test_sparse_inverse_with_a_full_pattern_is_the_exact_inverse_factor():
             assert np.allclose((L @ L.T).toarray(), Zinv, rtol=0, atol=1e-9 * abs(Zinv).max())
 
 
+def test_sparse_inverse_blocked_cholesky_matches_lapack_and_reports_failure():
+    pytest.importorskip("numba")
+    from metric_magnitude.solvers._sparse_inverse_kernels import _cholesky_rows
+
+    rng = np.random.default_rng(5)
+    for m in (1, 2, 3, 4, 5, 7, 8, 9, 31):  # full blocks of four and every remainder
+        X = rng.standard_normal((m, 3))
+        G = np.exp(-0.7 * cdist(X, X))
+        C = np.full((m + 3, m + 3), np.nan)  # a larger buffer, as the factor's own
+        C[:m, :m] = G
+        assert _cholesky_rows(C, m)
+        R = np.triu(C[:m, :m])
+        assert np.allclose(R, np.linalg.cholesky(G).T, rtol=0, atol=1e-12)
+    # indefinite: a pivot <= 0 is reported (the caller shifts and retries), not rooted
+    C = np.array([[1.0, 2.0], [2.0, 1.0]])
+    assert not _cholesky_rows(C, 2)
+
+
 def test_sparse_inverse_levels_are_nested_grids():
     from metric_magnitude.solvers._sparse_inverse import grid_levels
 

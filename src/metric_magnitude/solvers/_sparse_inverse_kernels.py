@@ -7,7 +7,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ._kernels import _exp_inplace
+from ._kernels import _dot, _exp_inplace
 
 
 @njit(nogil=True, cache=True, fastmath=False, boundscheck=False)
@@ -55,24 +55,7 @@ def factor_columns(P, metric, t, colptr, rows, c0, c1, maxm, vals):  # pragma: n
             for u in range(m):
                 C[u, u:m] = G[u, u:m]
                 C[u, u] += shift
-            ok = True
-            for k in range(m):
-                piv = C[k, k]
-                if not piv > 0.0:
-                    ok = False
-                    break
-                piv = math.sqrt(piv)
-                C[k, k] = piv
-                rk = C[k, k + 1:m]
-                for v in range(m - k - 1):
-                    rk[v] /= piv
-                for u in range(k + 1, m):
-                    f = C[k, u]
-                    cu = C[u, u:m]
-                    ck = C[k, u:m]
-                    for v in range(m - u):
-                        cu[v] -= ck[v] * f
-            if ok:
+            if _cholesky_rows(C, m):
                 break
             shift = max(10.0 * shift, 1e-14 * m)
         # y = Z_s^-1 e_1: R^T z = e_1 (by columns of R^T: rows of R), then R y = z
@@ -86,10 +69,62 @@ def factor_columns(P, metric, t, colptr, rows, c0, c1, maxm, vals):  # pragma: n
             for v in range(m - k - 1):
                 yk[v] -= rk[v] * f
         for u in range(m - 1, -1, -1):
-            acc = y[u]
-            for k in range(u + 1, m):
-                acc -= C[u, k] * y[k]
-            y[u] = acc / C[u, u]
+            y[u] = (y[u] - _dot(C[u, u + 1:m], y[u + 1:m], m - u - 1, 0.0)) / C[u, u]
         norm = math.sqrt(y[0])
         for u in range(m):
             vals[a + u] = y[u] / norm
+
+
+@njit(nogil=True, cache=True, fastmath=False, boundscheck=False)
+def _cholesky_rows(C, m):  # pragma: no cover - compiled
+    """C[:m, :m]'s upper triangle (row by row) overwritten by R with R^T R = C; False where
+    a pivot is not positive.
+
+    Right-looking, four rows at a time: each trailing row is read and written once per
+    four pivots (not once per pivot), which took the factor's columns from 609 to 385 us
+    at 199 entries (the mean of m^3 at rho = 5 and 100,000 points; 8 rows at a time: 364
+    us). The four updates of an entry are summed before they are subtracted, so the
+    rounding differs from one-at-a-time in the last bits only.
+    """
+    k0 = 0
+    while k0 < m:
+        k1 = min(m, k0 + 4)
+        # the block's own rows, one pivot at a time
+        for k in range(k0, k1):
+            piv = C[k, k]
+            if not piv > 0.0:
+                return False
+            piv = math.sqrt(piv)
+            C[k, k] = piv
+            rk = C[k, k + 1:m]
+            for v in range(m - k - 1):
+                rk[v] /= piv
+            for u in range(k + 1, k1):
+                f = C[k, u]
+                cu = C[u, u:m]
+                ck = C[k, u:m]
+                for v in range(m - u):
+                    cu[v] -= ck[v] * f
+        if k1 - k0 == 4:
+            for u in range(k1, m):
+                f0 = C[k0, u]
+                f1 = C[k0 + 1, u]
+                f2 = C[k0 + 2, u]
+                f3 = C[k0 + 3, u]
+                cu = C[u, u:m]
+                c0 = C[k0, u:m]
+                c1 = C[k0 + 1, u:m]
+                c2 = C[k0 + 2, u:m]
+                c3 = C[k0 + 3, u:m]
+                for v in range(m - u):
+                    cu[v] -= (c0[v] * f0 + c1[v] * f1) + (c2[v] * f2 + c3[v] * f3)
+        else:  # (the last rows: nothing is after them)
+            for k in range(k0, k1):
+                for u in range(k1, m):
+                    f = C[k, u]
+                    cu = C[u, u:m]
+                    ck = C[k, u:m]
+                    for v in range(m - u):
+                        cu[v] -= ck[v] * f
+        k0 = k1
+    return True
