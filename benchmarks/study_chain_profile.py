@@ -83,6 +83,10 @@ def main() -> None:
     f = mm.magnitude_function(X, "auto", n_scales=args.n_scales, rtol=args.rtol,
                               method=args.method)
     total = time.perf_counter() - t0
+    if not rows:
+        print(f"magnitude_function: {total:.1f} s, no CG solve to profile (engine "
+              f"{f.solver!r}); pass --method cg")
+        return
     kinds = sorted({k for r in rows for k in r if k[:3] in ("f32", "f64")})
     print("| t | solve (s) | iterations | products | grid split | "
           + " | ".join(f"{k} (s)" for k in kinds) + " | preconditioner | its factor (s) |")
@@ -92,10 +96,6 @@ def main() -> None:
               f"{'yes' if r['grid split'] else 'no'} | "
               + " | ".join(f"{r.get(k, 0.0):.1f}" for k in kinds)
               + f" | {r['preconditioner']} | {r['factor']:.1f} |")
-    if not rows:
-        print(f"\nmagnitude_function: {total:.1f} s, no CG solve to profile (engine {f.solver!r}); "
-              "pass --method cg")
-        return
     chain = rows[-args.n_scales:]
     error = ("not certified" if f.certified_error is None
              else f"certified error <= {f.certified_error:.1e}")

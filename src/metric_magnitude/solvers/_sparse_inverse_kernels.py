@@ -105,6 +105,7 @@ def _cholesky_rows(C, m):  # pragma: no cover - compiled
                 ck = C[k, u:m]
                 for v in range(m - u):
                     cu[v] -= ck[v] * f
+        # the rows after the block (none after a last block of fewer than four)
         if k1 - k0 == 4:
             for u in range(k1, m):
                 f0 = C[k0, u]
@@ -118,13 +119,5 @@ def _cholesky_rows(C, m):  # pragma: no cover - compiled
                 c3 = C[k0 + 3, u:m]
                 for v in range(m - u):
                     cu[v] -= (c0[v] * f0 + c1[v] * f1) + (c2[v] * f2 + c3[v] * f3)
-        else:  # (the last rows: nothing is after them)
-            for k in range(k0, k1):
-                for u in range(k1, m):
-                    f = C[k, u]
-                    cu = C[u, u:m]
-                    ck = C[k, u:m]
-                    for v in range(m - u):
-                        cu[v] -= ck[v] * f
         k0 = k1
     return True
