@@ -16,6 +16,7 @@ Usage::
     .venv/bin/python benchmarks/study_chain_profile.py --n 50000                   # ~8 minutes
     .venv/bin/python benchmarks/study_chain_profile.py --n 50000 --no-grid-split   # ~10 minutes
     .venv/bin/python benchmarks/study_chain_profile.py --n 5000 --method cg
+    .venv/bin/python benchmarks/study_chain_profile.py --n 100000 --gain 1.5     # ~25 minutes
 """
 
 from __future__ import annotations
@@ -33,11 +34,17 @@ def main() -> None:
     parser.add_argument("--no-grid-split", action="store_true",
                         help="the kernel's float32 products at every scale")
     parser.add_argument("--method", default="auto", choices=["auto", "cg"])
+    parser.add_argument("--gain", type=float, default=None,
+                        help="_grid_split.GAIN: how much cheaper than the kernel a grid "
+                             "must be estimated to serve a scale (default: the library's)")
     args = parser.parse_args()
     mm, X = _common.gaussian_points("study_chain_profile.py", args, method=args.method,
                                     commit=_common.git_commit(),
-                                    grid_split=not args.no_grid_split)
-    from metric_magnitude.solvers import iterative
+                                    grid_split=not args.no_grid_split, gain=args.gain)
+    from metric_magnitude.solvers import _grid_split, iterative
+
+    if args.gain is not None:
+        _grid_split.GAIN = args.gain
 
     if args.no_grid_split:
         iterative._GRID_SPLIT_MIN_N = 1 << 62

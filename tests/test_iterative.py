@@ -1002,3 +1002,87 @@ def test_solves_of_one_space_share_the_operator_and_its_caches(monkeypatch):
     fresh = solve_iterative(X, 0.4, rtol=1e-8, weights=False)  # a new space: its own
     assert made == [2500, 2500] and fresh.magnitude[0] == first.magnitude[0]
     assert _contains(chain, mm.magnitude(X, [0.4, 2.0]))
+
+
+# ------------------------------------------------------- certificates from the boxes' bounds
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cityblock", "chebyshev"])
+def test_box_bounds_bracket_the_truncated_products(metric):
+    # lo <= Z~ A <= hi for non-negative A, with far leaf pairs skipped (two clusters, and a
+    # far-field budget) and without: the bounds hold for Z~, whose skipped entries are 0
+    X = _cloud(900, 3, seed=31)
+    X[450:] += 25.0
+    op = SimilarityOperator(X, metric=metric, leaf=32, kernel="numpy")
+    A = np.column_stack([np.abs(_cloud(900, 1, seed=32)[:, 0]), np.ones(900)])
+    D = cdist(op._P, op._P, metric)
+    for t, budget in ((0.01, 0.0), (0.3, 1e-3), (2.0, 1e-6), (40.0, 0.0)):
+        S = op.scaled(t, far_field_budget=budget)
+        hi, lo = S.box_bounds(A)
+        exact = S.apply(A)  # Z~ A (accurate to ~1e-15 relative: entries >= 0)
+        assert np.all(lo <= exact * (1 + 1e-13)) and np.all(exact <= hi * (1 + 1e-13)), t
+        assert np.all(lo >= 0) and np.all(hi <= np.exp(-t * D) @ A * 1e30)
+    # a distance matrix has no boxes
+    S = SimilarityOperator(distances=cdist(X, X)).scaled(1.0)
+    assert S.box_bounds(A) is None
+
+
+def test_box_certificate_bounds_defer_to_gershgorin_where_it_may_win():
+    # pairs of points 1 apart, the pairs 30 apart: at t = 3, Z is nearly block diagonal and
+    # Gershgorin gives about 1 - exp(-3); leaves of 2 points, so t * leaf diameter = 3
+    from metric_magnitude.solvers import iterative
+
+    pairs = np.arange(40)[:, None] * np.array([30.0, 0.0])
+    X = np.vstack([pairs, pairs + np.array([0.0, 1.0])])
+    op = SimilarityOperator(X, leaf=2, kernel="numpy")
+    S = op.scaled(3.0)
+    ax = np.ones(80)
+    state = {"max_distance": 1200.0, "geo_lam": 0.0}
+    assert iterative._box_certificate_bounds(S, ax, state) is None  # Gershgorin may win
+    state["geo_lam"] = 1.0  # ... not against a geometric bound this good (hypothetical)
+    assert iterative._box_certificate_bounds(S, ax, state) is not None
+    # too large a scale for the leaves' size: the products' columns
+    assert iterative._box_certificate_bounds(op.scaled(30.0), ax, state) is None
+
+
+def test_certificates_from_box_bounds_contain_the_exact_values(monkeypatch):
+    # small scales of a Gaussian cloud (the geometric bound wins, the leaves are small
+    # against 1 / t): the certificates take Z~ x alone, and still contain the dense values
+    # of |tX| and of its derivative; against the full certificate on the same x, the same
+    # eigenvalue bound and bounds within (looser) rounding terms of each other
+    from metric_magnitude.solvers import iterative
+
+    used = []
+    box = iterative._box_certificate_bounds
+
+    def spy(S, ax, state):
+        out = box(S, ax, state)
+        used.append(out is not None)
+        return out
+
+    monkeypatch.setattr(iterative, "_box_certificate_bounds", spy)
+    X = _cloud(3000, 3, seed=33)
+    scales = np.array([0.02, 0.1, 0.5])
+    res = solve_iterative(X, scales, rtol=1e-8, derivative=True, weights=True)
+    assert all(used) and len(used) >= len(scales)
+    assert np.all(res.certified) and _contains(res, mm.magnitude(X, scales))
+    exact_der = mm.magnitude_derivative(X, scales, method="cholesky")
+    assert np.all(np.abs(res.derivative - exact_der) <= res.derivative_error)
+
+    op = SimilarityOperator(X)
+    for i, t in enumerate(scales):
+        S = op.scaled(t)
+        x = res.weights[i][op.perm]
+        state = {"max_distance": op.diameter_bound, "geo_lam": res.lambda_min_bound[i],
+                 "geo_source": "test",
+                 "known_pd": True, "negative_type": True, "min_distance": 1e-3,
+                 "matvecs": 0, "rowsums": None, "single": False}
+        lean = iterative._certify(S, x, dict(state), derivative=True)
+        monkeypatch.setattr(iterative, "_box_certificate_bounds", lambda *a: None)
+        full = iterative._certify(S, x, dict(state), derivative=True)
+        monkeypatch.setattr(iterative, "_box_certificate_bounds", spy)
+        assert lean.lam == full.lam
+        assert full.lower - 1e-10 * full.lower <= lean.lower <= full.lower
+        assert full.upper <= lean.upper <= full.upper + 1e-10 * full.upper
+        assert lean.derivative[0] == pytest.approx(full.derivative[0], rel=1e-13)
+        assert full.derivative[1] <= lean.derivative[1] <= 2.0 * full.derivative[1]
