@@ -233,3 +233,22 @@ def test_a_scale_beyond_the_operators_grid_gets_its_own(grid_split, monkeypatch,
     # where the scale's own grid would not pay: the kernel's float32 product
     monkeypatch.setattr(grid_split, "GAIN", 1e9)
     assert op.scaled(t).grid_split() is None
+
+
+def test_twigs_refine_the_leaves_without_changing_them():
+    # the operator orders each leaf's points down to twigs of at most _TWIG (the grid
+    # split's short-range pairs go by them): the leaves hold the same points as
+    # _kd_partition's at the leaf size, and every twig lies inside one leaf
+    import itertools
+
+    X = np.random.default_rng(5).standard_normal((5000, 3))
+    op = iterative.SimilarityOperator(X)
+    perm, starts = iterative._kd_partition(X, op.leaf)
+    assert np.array_equal(op.starts, starts)
+    assert set(op.starts.tolist()) <= set(op.twig_starts.tolist())
+    for a, b in itertools.pairwise(op.starts):
+        assert set(op.perm[a:b].tolist()) == set(perm[a:b].tolist())
+    tstarts, lo, hi = op.twig_boxes()
+    assert np.diff(tstarts).max() <= iterative._TWIG and np.diff(tstarts).min() >= 1
+    for k, (a, b) in enumerate(itertools.pairwise(tstarts)):
+        assert np.all(op._P[a:b] >= lo[k]) and np.all(op._P[a:b] <= hi[k])

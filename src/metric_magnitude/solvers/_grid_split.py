@@ -5,7 +5,7 @@ the even polynomial sum_{k<=4} c_k r^(2k) that matches exp(-t r)'s value and fir
 derivatives at rc (`split_coefficients`). So
 
 * the short-range part exp(-t r) - s(r) vanishes beyond rc: the numba kernel computes it
-  over the k-d leaves' pairs within rc (`_kernels.apply_product`'s ``split``), in float32;
+  over the k-d twigs' pairs within rc (`_kernels.apply_product`'s ``split``), in float32;
 * s is C^4, without the cusp of exp(-t |x - y|) at x = y, and varies on the scale
   min(rc, 1/t): sum_j s(|x_i - x_j|) v_j is interpolated from a grid of spacing
   h = `SPACING` min(rc, 1/t), by Lagrange polynomials on `ORDER` nodes per axis (a
@@ -49,8 +49,12 @@ GRID_NODES = 4_000_000  # at most this many grid nodes (FFTs of ~8x: ~800 MB in 
 _MATCHED = 4  # derivatives of exp(-t r) matched at rc
 # costs in units of one pair of the float32 kernel (measured on this machine, 100,000
 # points: a pair 1.1 ns, an FFT element ~0.2 ns per log2 of the FFT's size, a stencil
-# node ~1 ns for spreading and gathering together)
-_NEAR_COST = 1.4
+# node ~1 ns for spreading and gathering together). A short-range pair, in the twigs'
+# pairs (`SimilarityOperator.twig_boxes`): 1.4 ns against 0.92 ns for the kernel's pair on
+# a slower day; with 1.8 the operator's grid for 100,000 Gaussian points in R^3 is the
+# faster of the two the model chose between 1.4 and 2.0 (1.39 s against 1.49 to 1.52 s
+# a product at t = 0.3)
+_NEAR_COST = 1.8
 _FFT_COST = 0.55
 _STENCIL_COST = 1.4
 # the grid serves a scale when it is estimated this many times cheaper than the kernel
@@ -106,14 +110,15 @@ def _fft_shape(shape) -> tuple:
 
 
 def _near_pair_counts(op, rcs: np.ndarray) -> np.ndarray:
-    """Ordered point pairs in leaf pairs whose boxes are closer than each of ``rcs``,
-    counted one leaf's row at a time (memory O(leaves))."""
+    """Ordered point pairs in twig pairs whose boxes are closer than each of ``rcs``,
+    counted one twig's row at a time (memory O(twigs))."""
     from .iterative import _box_distances
 
-    sizes = np.diff(op.starts).astype(float)
+    starts, lo, hi = op.twig_boxes()
+    sizes = np.diff(starts).astype(float)
     pairs = np.zeros(rcs.size)
-    for i in range(op.n_leaves):
-        bd = _box_distances(op._lo, op._hi, i, 2.0)
+    for i in range(sizes.size):
+        bd = _box_distances(lo, hi, i, 2.0)
         order = np.argsort(bd)
         cum = np.concatenate([[0.0], np.cumsum(sizes[order])])
         pairs += sizes[i] * cum[np.searchsorted(bd[order], rcs, side="left")]
@@ -136,8 +141,8 @@ def _core_box(P: np.ndarray, lo: np.ndarray, ext: np.ndarray, h: float, nodes: f
 
 
 class GridLayout:
-    """A grid for split products: spacing, rc, the points' stencils and the leaf pairs
-    within rc.
+    """A grid for split products: spacing, rc, the points' stencils and the twig pairs
+    within rc (`SimilarityOperator.twig_boxes`).
 
     Without ``t``, the operator's grid, over all the points, for every scale t <= 1 / rc.
     With ``t``, a scale's own: rc = `RC_SCALE` / t, over the largest box around the points'
@@ -154,8 +159,6 @@ class GridLayout:
         n, d = P.shape
         lo = P.min(axis=0)
         ext = P.max(axis=0) - lo
-        starts = op.starts
-        L = op.n_leaves
         self.outside = np.zeros(0, dtype=np.int64)
         self.core = None  # the points on the grid (sorted order), where not all of them
         if t is None:
@@ -201,11 +204,12 @@ class GridLayout:
         self.weights = [np.ascontiguousarray(w) for w in weights]
         self.shape = tuple(shape)
         self.fft_shape = _fft_shape(shape)
-        # per leaf, the leaves to its right with a pair possibly closer than rc
+        # per twig, the twigs to its right with a pair possibly closer than rc
+        self.starts, tlo, thi = op.twig_boxes()
         self.near = []
-        for i in range(L):
-            bd = _box_distances(op._lo, op._hi, i, 2.0)[i + 1:]
-            self.near.append(_ranges(np.flatnonzero(bd < rc_near) + i + 1, starts))
+        for i in range(self.starts.size - 1):
+            bd = _box_distances(tlo, thi, i, 2.0)[i + 1:]
+            self.near.append(_ranges(np.flatnonzero(bd < rc_near) + i + 1, self.starts))
 
     @staticmethod
     def _cost(pairs: float, shape, n: int, d: int) -> float:
@@ -279,14 +283,15 @@ class GridSplit:
             gather(lay.base, w0, w1, w2, g, YT, 0, nc)
         if lay.core is None:
             near = apply_product(S, V, near=lay.near, split=(self.coef, lay.rc),
-                                 single=single)
+                                 single=single, starts=lay.starts)
             return YT.T + near
         # the outside points take no part in the grid's pairs nor in their short-range
         # corrections (their values zeroed, their rows dropped): the kernel computes
         # their rows, and their columns into the inside rows, in full
         Vin = V.copy()
         Vin[lay.outside] = 0.0
-        Y = apply_product(S, Vin, near=lay.near, split=(self.coef, lay.rc), single=single)
+        Y = apply_product(S, Vin, near=lay.near, split=(self.coef, lay.rc), single=single,
+                          starts=lay.starts)
         Y[lay.core] += YT.T
         Y[lay.outside] = 0.0
         return Y + _cross_product(S, V, lay, single)

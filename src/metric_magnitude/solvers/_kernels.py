@@ -568,7 +568,7 @@ def _float32_distance_bounds(lo: float, hi: float, d: int, diameter: float):
 
 def apply_product(S, V: np.ndarray, track_min: bool = False, leaves=None,
                   distance_weighted: bool | str = False, single: bool = False,
-                  shift: float = 0.0, near=None, split=None) -> np.ndarray:
+                  shift: float = 0.0, near=None, split=None, starts=None) -> np.ndarray:
     """Z~ @ V for a `_ScaledSimilarity` S (sorted order), as its numpy ``apply`` computes it.
 
     V has shape (n, m). Updates ``S.min_distance`` / ``S.max_distance`` when ``track_min``.
@@ -587,7 +587,9 @@ def apply_product(S, V: np.ndarray, track_min: bool = False, leaves=None,
     caller adds shift 1 (1^T V) back in float64 (`_ScaledSimilarity.single_shift`), and the
     bound above holds with |Z| + shift in place of |Z|. ``near`` (per leaf, the column
     ranges to its right; default ``S.near``) and ``split`` = (coef, rc): the short-range part
-    of `_grid_split`'s kernel over those ranges instead (``_leaf_product``'s mode 3).
+    of `_grid_split`'s kernel over those ranges instead (``_leaf_product``'s mode 3);
+    ``starts``: the row blocks ``near`` is given for (default the leaves, ``op.starts``;
+    the grid split's are the twigs).
     """
     from .iterative import _run_jobs
 
@@ -604,13 +606,13 @@ def apply_product(S, V: np.ndarray, track_min: bool = False, leaves=None,
     VT, scale = _kernel_columns(V, single)
     if not scale > 0:
         return np.zeros((n, mo))
-    starts = op.starts
+    starts = op.starts if starts is None else starts
     shift = PT.dtype.type(shift)
     block = _block_size(op.dim, mo, op.leaf)
     coef, rc = np.asarray(coef, dtype=PT.dtype), PT.dtype.type(rc)
     # per leaf: its own block, then the column ranges to its right that are computed
     jobs = []
-    for i in range(op.n_leaves) if leaves is None else leaves:
+    for i in range(starts.size - 1) if leaves is None else leaves:
         r0, r1 = int(starts[i]), int(starts[i + 1])
         cols = np.array([(r0, r1), *near[i]], dtype=np.int64)
         work = (r1 - r0) * int((cols[:, 1] - cols[:, 0]).sum())
