@@ -40,6 +40,22 @@ def add_threads_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def parse_scale_timing(parser: argparse.ArgumentParser, n: int, scales: list[float],
+                       dims: bool = True) -> argparse.Namespace:
+    """--n (--d), --scales, --repeats and --threads for a script timing products at a few
+    scales on Gaussian points; parses, pins threads and imports metric_magnitude."""
+    parser.add_argument("--n", type=int, default=n)
+    if dims:
+        parser.add_argument("--d", type=int, default=3)
+    parser.add_argument("--scales", type=float, nargs="+", default=scales)
+    parser.add_argument("--repeats", type=int, default=3)
+    add_threads_option(parser)
+    args = parser.parse_args()
+    pin_threads(args.threads)
+    import_metric_magnitude()
+    return args
+
+
 def add_function_options(parser: argparse.ArgumentParser, n: int) -> None:
     """The options of the scripts that time a magnitude function's scales on Gaussian
     points: --n, --d, --n-scales, --rtol, --out and --threads."""

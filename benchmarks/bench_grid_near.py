@@ -27,13 +27,7 @@ import _common
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=50_000)
-    parser.add_argument("--scales", type=float, nargs="+", default=[0.3])
-    parser.add_argument("--repeats", type=int, default=3)
-    _common.add_threads_option(parser)
-    args = parser.parse_args()
-    _common.pin_threads(args.threads)
-    _common.import_metric_magnitude()
+    args = _common.parse_scale_timing(parser, 50_000, [0.3], dims=False)
     import numpy as np
 
     from metric_magnitude.solvers import _grid_split, iterative

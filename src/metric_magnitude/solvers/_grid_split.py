@@ -53,7 +53,7 @@ _MATCHED = 4  # derivatives of exp(-t r) matched at rc
 # pairs (`SimilarityOperator.twig_boxes`): 1.4 ns against 0.92 ns for the kernel's pair on
 # a slower day; with 1.8 the operator's grid for 100,000 Gaussian points in R^3 is the
 # faster of the two the model chose between 1.4 and 2.0 (1.39 s against 1.49 to 1.52 s
-# a product at t = 0.3)
+# a product at t = 0.3, a one-off script)
 _NEAR_COST = 1.8
 _FFT_COST = 0.55
 _STENCIL_COST = 1.4

@@ -139,8 +139,9 @@ _WARM_CUT = 1e-6
 _LEAF = 256  # points per k-d leaf: row tiles and block-Jacobi blocks
 # points per twig, the finer k-d cells within the leaves that the grid split's short-range
 # pairs go by (leaves' boxes, 0.85 across at 100,000 Gaussian points in R^3, are about twice
-# its cut-off radius: at leaf granularity ten times the pairs within it were computed; with
-# twigs of 64 a grid-served float32 product of 100,000 points took 1.57 s against 2.01 s)
+# its cut-off radius: by leaves 8.8e8 pairs were computed, by twigs of 64 4.8e8, and a
+# grid-served float32 product of 100,000 points takes 1.46 s against 1.83 s at t = 0.3,
+# bench_grid_near.py)
 _TWIG = 64
 _CHUNK_ENTRIES = 1 << 21  # entries per distance tile (16 MiB of float64)
 _ACCUMULATOR_BYTES = 64 << 20  # for the product's per-group accumulators (_run_jobs)
@@ -348,9 +349,10 @@ def _resolve_kernel(kernel, metric, n: int) -> str:
     return "numpy"
 
 
-def _kd_bounds(n: int, leaf: int) -> np.ndarray:
-    """The leaf boundaries `_kd_partition` makes for n points: its splits go by counts
-    alone, so a finer partition's boundaries include these (its leaves refine them)."""
+def _kd_bounds(n: int, leaf: int, split=None) -> np.ndarray:
+    """The leaf boundaries of `_kd_partition` for n points: its splits go by counts alone,
+    so a finer partition's boundaries include these (its leaves refine them). ``split(a,
+    b, m)`` is called at each split of a:b into a:a+m and a+m:b, before its halves'."""
     bounds = []
     stack = [(0, n)]
     while stack:
@@ -359,6 +361,8 @@ def _kd_bounds(n: int, leaf: int) -> np.ndarray:
             bounds.append(a)
             continue
         m = (b - a) // 2
+        if split is not None:
+            split(a, b, m)
         stack.append((a + m, b))
         stack.append((a, a + m))
     return np.array([*sorted(bounds), n])
@@ -370,23 +374,15 @@ def _kd_partition(P: np.ndarray, leaf: int) -> tuple[np.ndarray, np.ndarray]:
     Returns (permutation, leaf boundaries): leaf i holds sorted positions starts[i]:starts[i+1]
     and has between leaf / 2 and leaf points.
     """
-    n = P.shape[0]
-    perm = np.arange(n)
-    bounds = []
-    stack = [(0, n)]
-    while stack:
-        a, b = stack.pop()
-        if b - a <= leaf:
-            bounds.append(a)
-            continue
+    perm = np.arange(P.shape[0])
+
+    def split(a: int, b: int, m: int) -> None:
         idx = perm[a:b]
         Q = P[idx]
         k = int(np.argmax(Q.max(axis=0) - Q.min(axis=0)))
-        m = (b - a) // 2
         perm[a:b] = idx[np.argpartition(Q[:, k], m)]
-        stack.append((a + m, b))
-        stack.append((a, a + m))
-    return perm, np.array([*sorted(bounds), n])
+
+    return perm, _kd_bounds(P.shape[0], leaf, split)
 
 
 def _minkowski_rows(gap: np.ndarray, p: float) -> np.ndarray:
