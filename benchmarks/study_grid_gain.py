@@ -33,8 +33,10 @@ def main() -> None:
     _, X = _common.gaussian_points("study_grid_gain.py", args, scale=args.scale,
                                     commit=_common.git_commit())
     from metric_magnitude.solvers import _grid_split
-    from metric_magnitude.solvers.iterative import solve_iterative
+    from metric_magnitude.solvers.iterative import SimilarityOperator, solve_iterative
 
+    # which grid the scale gets at each GAIN (its layouts only, no product)
+    op = SimilarityOperator(X, kernel="numba")
     print("| GAIN | solve (s) | iterations | products | value | grid |")
     print("|---|---|---|---|---|---|")
     for gain in args.gains:
@@ -43,15 +45,8 @@ def main() -> None:
         res = solve_iterative(X, args.scale, rtol=args.rtol, weights=False)
         seconds = time.perf_counter() - t0
         print(f"| {gain:g} | {seconds:.1f} | {res.iterations[0]} | {res.matvecs[0]} | "
-              f"{res.magnitude[0]:.10g} | {'own' if _uses_grid(X, args.scale) else 'none'} |",
-              flush=True)
-
-
-def _uses_grid(X, t: float) -> bool:
-    """Whether the scale gets a grid at the current GAIN (a fresh operator, no product)."""
-    from metric_magnitude.solvers.iterative import SimilarityOperator
-
-    return SimilarityOperator(X, kernel="numba").scaled(t).grid_serves()
+              f"{res.magnitude[0]:.10g} | "
+              f"{'own' if op.scaled(args.scale).grid_serves() else 'none'} |", flush=True)
 
 
 if __name__ == "__main__":

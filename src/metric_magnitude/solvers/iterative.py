@@ -1645,16 +1645,33 @@ def _box_certificate_bounds(S: _ScaledSimilarity, ax: np.ndarray, state: dict):
     op = S.op
     if op._p is None or S.t * op._median_leaf_diameter > _BOX_CERTIFICATE_T_DIAMETER:
         return None
-    bounds = S.box_bounds(np.column_stack([ax, np.ones(S.n)]))
-    hi, lo = bounds
-    c = math.exp(-S.t * state["max_distance"]) if state["max_distance"] else 0.0
-    u = np.maximum(ax, 1e-20 * max(float(ax.max(initial=0.0)), 1e-280))
-    su = float(np.sum(u))
-    gersh = max(float(np.min(2.0 - lo[:, 1] + c * (S.n - 2))),
-                float(np.min(2.0 - lo[:, 0] / u + c * (su / u - 2.0))))
-    if gersh > max(state["geo_lam"], 0.0):
+    hi, lo = S.box_bounds(np.column_stack([ax, np.ones(S.n)]))
+    if _gershgorin(S, ax, lo[:, 0], lo[:, 1], state) > max(state["geo_lam"], 0.0):
         return None
     return (hi[:, 0], lo[:, 0]), (hi[:, 1], lo[:, 1])
+
+
+def _gershgorin(S: _ScaledSimilarity, ax: np.ndarray, Zax: np.ndarray, rows: np.ndarray,
+                state: dict) -> float:
+    """Gershgorin's lower bound on lambda_min(Z) from upper bounds on Z~ |x| and Z~ 1.
+
+    For Z - c 1 1^T (c <= every entry of Z, so lambda_min(Z) >= lambda_min(Z - c 1 1^T))
+    with the diagonal scalings 1 and |x|: lambda_min(Z) >= min_i 2 - (Z u)_i / u_i +
+    c (sum(u) / u_i - 2), the skipped pairs charged by ``S.eps_row``, with margins for its
+    own rounding. It decreases as Z~ |x| and Z~ 1 grow, so lower bounds on them in their
+    place give at least its value from the products (`_box_certificate_bounds`).
+    """
+    n = S.n
+    g = 1.01 * S.sum_terms * _U
+    gs = 1.01 * (26 + math.log2(n)) * _U
+    ez = S.entry_rel_error()
+    c = math.exp(-S.t * state["max_distance"]) * (1.0 - ez) if state["max_distance"] else 0.0
+    gersh1 = float(np.min(2.0 - (rows + S.eps_row) + c * (n - 2)))
+    u = np.maximum(ax, 1e-20 * max(float(ax.max(initial=0.0)), 1e-280))
+    su = float(np.sum(u)) * (1.0 - gs)
+    gershx = float(np.min(2.0 - (Zax + S.eps_row * float(u.max())) / u
+                          + c * np.minimum(su / u - 2.0, su / u * (1 + 2 * g) - 2.0)))
+    return max(gersh1, gershx) * (1.0 - 1e-10) - 1e-15
 
 
 def _bracket(S: _ScaledSimilarity, Y) -> tuple[np.ndarray, np.ndarray]:
@@ -1712,17 +1729,9 @@ def _certify(S: _ScaledSimilarity, x: np.ndarray, state: dict,
               + S.eps_max * math.sqrt(xnorm2) * (1 + 1e-9)
               + _U * (math.sqrt(n) + float(np.linalg.norm(Zx)) * (1.0 + gn)))
     rnorm = float(np.linalg.norm(r)) * (1.0 + gn) + rfloor
-    # eigenvalue bound: geometry, and Gershgorin for Z - c 1 1^T (c <= every entry of Z, so
-    # lambda_min(Z) >= lambda_min(Z - c 1 1^T)) with the diagonal scalings 1 and |x|:
-    # lambda_min(Z) >= min_i 2 - (Z u)_i / u_i + c (sum(u) / u_i - 2)
+    # eigenvalue bound: geometry, or Gershgorin where it is larger
     lam, source = state["geo_lam"], state["geo_source"]
-    c = math.exp(-S.t * state["max_distance"]) * (1.0 - ez) if state["max_distance"] else 0.0
-    gersh1 = float(np.min(2.0 - (rows[0] + S.eps_row) + c * (n - 2)))
-    u = np.maximum(ax, 1e-20 * max(float(ax.max(initial=0.0)), 1e-280))
-    su = float(np.sum(u)) * (1.0 - gs)
-    gershx = float(np.min(2.0 - (Zax[0] + S.eps_row * float(u.max())) / u
-                          + c * np.minimum(su / u - 2.0, su / u * (1 + 2 * g) - 2.0)))
-    gersh = max(gersh1, gershx) * (1.0 - 1e-10) - 1e-15
+    gersh = _gershgorin(S, ax, Zax[0], rows[0], state)
     if gersh > lam:
         lam, source = gersh, "gershgorin"
     pd = state["known_pd"] or lam > 0
