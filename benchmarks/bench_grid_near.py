@@ -36,12 +36,12 @@ def main() -> None:
     X = rng.standard_normal((args.n, 3))
     op = iterative.SimilarityOperator(X, kernel="numba")
     V = (1.0 + rng.standard_normal(args.n))[:, None]
-    twig_boxes, near_cost = op.twig_boxes, _grid_split._NEAR_COST
+    twig_boxes, near_cost = op._twig_boxes, _grid_split._NEAR_COST
     layouts = {"twigs": _grid_split.GridLayout(op)}
-    op.twig_boxes = lambda: (op.starts, op._lo, op._hi)  # the leaves, as before
+    op._twig_boxes = lambda: (op.starts, op._lo, op._hi)  # the leaves, as before
     _grid_split._NEAR_COST = 1.4
     layouts["leaves"] = _grid_split.GridLayout(op)
-    op.twig_boxes, _grid_split._NEAR_COST = twig_boxes, near_cost
+    op._twig_boxes, _grid_split._NEAR_COST = twig_boxes, near_cost
     print(f"# bench_grid_near.py, {_common.utc_now()}, {_common.cpu_model()}, "
           f"{op.threads} threads, commit {_common.git_commit()}, n = {args.n}, "
           f"medians of {args.repeats}\n")

@@ -248,7 +248,7 @@ def test_twigs_refine_the_leaves_without_changing_them():
     assert set(op.starts.tolist()) <= set(op.twig_starts.tolist())
     for a, b in itertools.pairwise(op.starts):
         assert set(op.perm[a:b].tolist()) == set(perm[a:b].tolist())
-    tstarts, lo, hi = op.twig_boxes()
+    tstarts, lo, hi = op._twig_boxes()
     assert np.diff(tstarts).max() <= iterative._TWIG and np.diff(tstarts).min() >= 1
     for k, (a, b) in enumerate(itertools.pairwise(tstarts)):
         assert np.all(op._P[a:b] >= lo[k]) and np.all(op._P[a:b] <= hi[k])

@@ -50,7 +50,7 @@ _MATCHED = 4  # derivatives of exp(-t r) matched at rc
 # costs in units of one pair of the float32 kernel (measured on this machine, 100,000
 # points: a pair 1.1 ns, an FFT element ~0.2 ns per log2 of the FFT's size, a stencil
 # node ~1 ns for spreading and gathering together). A short-range pair, in the twigs'
-# pairs (`SimilarityOperator.twig_boxes`): 1.4 ns against 0.92 ns for the kernel's pair on
+# pairs (`SimilarityOperator._twig_boxes`): 1.4 ns against 0.92 ns for the kernel's pair on
 # a slower day; with 1.8 the operator's grid for 100,000 Gaussian points in R^3 is the
 # faster of the two the model chose between 1.4 and 2.0 (1.39 s against 1.49 to 1.52 s
 # a product at t = 0.3, a one-off script)
@@ -114,7 +114,7 @@ def _near_pair_counts(op, rcs: np.ndarray) -> np.ndarray:
     counted one twig's row at a time (memory O(twigs))."""
     from .iterative import _box_distances
 
-    starts, lo, hi = op.twig_boxes()
+    starts, lo, hi = op._twig_boxes()
     sizes = np.diff(starts).astype(float)
     pairs = np.zeros(rcs.size)
     for i in range(sizes.size):
@@ -142,7 +142,7 @@ def _core_box(P: np.ndarray, lo: np.ndarray, ext: np.ndarray, h: float, nodes: f
 
 class GridLayout:
     """A grid for split products: spacing, rc, the points' stencils and the twig pairs
-    within rc (`SimilarityOperator.twig_boxes`).
+    within rc (`SimilarityOperator._twig_boxes`).
 
     Without ``t``, the operator's grid, over all the points, for every scale t <= 1 / rc.
     With ``t``, a scale's own: rc = `RC_SCALE` / t, over the largest box around the points'
@@ -205,7 +205,7 @@ class GridLayout:
         self.shape = tuple(shape)
         self.fft_shape = _fft_shape(shape)
         # per twig, the twigs to its right with a pair possibly closer than rc
-        self.starts, tlo, thi = op.twig_boxes()
+        self.starts, tlo, thi = op._twig_boxes()
         self.near = []
         for i in range(self.starts.size - 1):
             bd = _box_distances(tlo, thi, i, 2.0)[i + 1:]

@@ -656,14 +656,14 @@ class SimilarityOperator:
         low = math.sqrt(max(0.0, (lo / (1.0 + u)) ** 2 - c1 * span * span)) - uc * span
         return max(0.0, low * (1 - 1e-12)), (up(hi) if hi > 0 else hi)
 
-    def twig_boxes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(boundaries, lower corners, upper corners) of the twigs (points with boxes)."""
-        if getattr(self, "_twig_boxes", None) is None:
+    def _twig_boxes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(boundaries, lower corners, upper corners) of the twigs (points only; built once)."""
+        if getattr(self, "_twig_box_cache", None) is None:
             twigs = list(itertools.pairwise(self.twig_starts))
-            self._twig_boxes = (self.twig_starts,
-                                np.array([self._P[a:b].min(axis=0) for a, b in twigs]),
-                                np.array([self._P[a:b].max(axis=0) for a, b in twigs]))
-        return self._twig_boxes
+            self._twig_box_cache = (self.twig_starts,
+                                    np.array([self._P[a:b].min(axis=0) for a, b in twigs]),
+                                    np.array([self._P[a:b].max(axis=0) for a, b in twigs]))
+        return self._twig_box_cache
 
     @property
     def n_leaves(self) -> int:
