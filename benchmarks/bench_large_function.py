@@ -15,7 +15,7 @@ Usage::
 
     .venv/bin/python benchmarks/bench_large_function.py --n 20000 --method cg --per-scale
     .venv/bin/python benchmarks/bench_large_function.py --n 10000 --method cg --per-scale --double
-    .venv/bin/python benchmarks/bench_large_function.py --n 100000 --skip-search
+    .venv/bin/python benchmarks/bench_large_function.py --n 100000 --skip-search [--log]
     .venv/bin/python benchmarks/bench_large_function.py --n 100000 --search-only
 """
 
@@ -44,7 +44,17 @@ def main() -> None:
     parser.add_argument("--double", action="store_true",
                         help="with --per-scale and --method cg: also time each cold solve "
                              "with precision='double', the baseline of the default 'mixed'")
+    parser.add_argument("--log", action="store_true",
+                        help="print the solvers' log lines (each scale's bounds, iterations "
+                             "and seconds) with timestamps on stderr as they come")
     args = parser.parse_args()
+    if args.log:
+        import logging
+
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        logging.getLogger("metric_magnitude").addHandler(handler)
+        logging.getLogger("metric_magnitude").setLevel(logging.INFO)
     mm, X = _common.gaussian_points("bench_large_function.py", args, method=args.method)
     from metric_magnitude.solvers.iterative import solve_iterative
 

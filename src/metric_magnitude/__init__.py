@@ -5,6 +5,8 @@
 2.9998
 """
 
+import logging as _logging
+
 from . import asymmetric
 from .analysis import Analysis, SpaceSummary, analyse
 from .core import magnitude, magnitude_derivative, solve, spread, weights
@@ -37,6 +39,10 @@ from .solvers import METHODS, MagnitudeResult
 from .spaces import MetricSpace, distance_matrix
 
 __version__ = "0.1.0"
+
+# the solvers log INFO lines (each certified scale, its bounds and time) to the logger
+# "metric_magnitude"; silent unless the application configures logging (docs/large-n.md)
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
 # Imported on first use: the estimators import scikit-learn (when it is installed) for their
 # base classes, which would add about a second to every `import metric_magnitude`.

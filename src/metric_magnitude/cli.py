@@ -25,6 +25,7 @@ import argparse
 import csv
 import io
 import json
+import logging
 import math
 import sys
 from collections.abc import Callable, Sequence
@@ -253,7 +254,7 @@ def _run_compute(args) -> _Output:
     inp = _read_input(args.file, args)
     space = inp.space()  # distances computed once, reused at every scale
     mags, W = [], []
-    with Progress(scales.size, "compute", enabled=not args.quiet) as bar:
+    with Progress(scales.size, "compute", enabled=_bar(args)) as bar:
         for t in scales:
             _, result = solve(space, t, weights=args.weights)
             mags.append(float(result.magnitude[0]))
@@ -288,7 +289,7 @@ def _analyse(inputs: Sequence[_Input], args, label: str):
     # points go in as arrays (kept for the weight plots) with their metric, the rest as spaces
     spaces = [i.points if i.points is not None else i.space() for i in inputs]
     metric = inputs[0].metric if inputs[0].points is not None else "euclidean"
-    with Progress(analysis_steps(len(inputs)), label, enabled=not args.quiet) as bar:
+    with Progress(analysis_steps(len(inputs)), label, enabled=_bar(args)) as bar:
         analysis = analyse(spaces, names, metric=metric, q=args.q,
                            n_scales=getattr(args, "n_scales", 100),
                            rtol=getattr(args, "rtol", 1e-8), progress=bar.step)
@@ -420,7 +421,7 @@ def _run_outliers(args) -> _Output:
     detector = MagnitudeOutlierDetector(
         "auto" if args.t is None else args.t, metric=inp.metric,
         contamination=args.contamination)
-    with Progress(1, "outliers", enabled=not args.quiet) as bar:
+    with Progress(1, "outliers", enabled=_bar(args)) as bar:
         labels = detector.fit_predict(inp.points if inp.points is not None
                                       else inp.space().full_distance_matrix())
         bar.step(inp.name)
@@ -487,7 +488,7 @@ def _run_image(args) -> _Output:
 
         image = read_array(path)
     scale = "auto" if args.intensity_scale is None else args.intensity_scale
-    with Progress(1, "image", enabled=not args.quiet) as bar:
+    with Progress(1, "image", enabled=_bar(args)) as bar:
         result = images.solve_image(image, args.t, intensity_scale=scale)
         values = (images.edges(image, args.t, intensity_scale=scale) if args.edges
                   else result.weights)
@@ -532,7 +533,7 @@ def _run_graph(args) -> _Output:
 
     scales = _parse_scales(args.scales) if args.scales else None
     G = read_edge_list(args.file)
-    with Progress(1, "graph", enabled=not args.quiet) as bar:
+    with Progress(1, "graph", enabled=_bar(args)) as bar:
         t = graphs.default_scale(G) if args.t is None else args.t
         scores = graphs.node_scores(G, t)
         mags = graphs.magnitude(G, scales) if scales is not None else None
@@ -594,7 +595,7 @@ def _run_many(args) -> _Output:
     metric = inputs[0].metric if inputs[0].points is not None else "euclidean"
     res = compute_many(spaces, [i.name for i in inputs], n_scales=args.n_scales, q=args.q,
                        rtol=args.rtol, metric=metric, client=args.scheduler,
-                       store=args.store, progress=not args.quiet, n_workers=args.workers,
+                       store=args.store, progress=_bar(args), n_workers=args.workers,
                        timeout=args.connect_timeout)
     reused = set(res.reused)
     rows = [[r["name"], r["n_points"], r["convergence_scale"], r["magnitude_dimension"],
@@ -676,7 +677,38 @@ def _common_options() -> argparse.ArgumentParser:
     o.add_argument("--json", action="store_true", help="same as --format json")
     o.add_argument("--force", action="store_true", help="overwrite existing output files")
     o.add_argument("--quiet", action="store_true", help="no progress bar or messages")
+    o.add_argument("-v", "--verbose", action="store_true",
+                   help="log every solve on stderr (scale, method, certified bounds, time) "
+                        "in place of the progress bar: for long runs at large n")
     return p
+
+
+def _bar(args) -> bool:
+    """Whether to draw the progress bar (not with --quiet, nor with --verbose's log lines)."""
+    return not (args.quiet or args.verbose)
+
+
+class _VerboseLog:
+    """With --verbose, the library's INFO lines (`logging`, logger ``metric_magnitude``) on
+    stderr for the duration of one command; the logger is left as it was afterwards."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.logger = logging.getLogger("metric_magnitude")
+
+    def __enter__(self):
+        if self.enabled:
+            self.handler = logging.StreamHandler(sys.stderr)
+            self.handler.setFormatter(logging.Formatter(f"{PROG}: %(message)s"))
+            self.level = self.logger.level
+            self.logger.addHandler(self.handler)
+            self.logger.setLevel(logging.INFO)
+        return self
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            self.logger.removeHandler(self.handler)
+            self.logger.setLevel(self.level)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -700,6 +732,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _check_args(args) -> None:
     if not 0 < args.q < 1:
         raise UsageError(f"--q must be in (0, 1), got {args.q}")
+    if args.quiet and args.verbose:
+        raise UsageError("--quiet and --verbose contradict each other; give one of them")
     if args.sample is not None and args.sample < 2:
         raise UsageError(f"--sample must be at least 2, got {args.sample}")
     if getattr(args, "top", 1) < 1:
@@ -720,7 +754,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         _check_args(args)
         cmd = COMMANDS[args.command]
-        out = cmd.run(args)
+        with _VerboseLog(args.verbose):
+            out = cmd.run(args)
         if cmd.writes_output_itself:
             if not args.quiet:
                 _print_tables(out.tables)

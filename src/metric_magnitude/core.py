@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 import warnings
 
 import numpy as np
@@ -9,8 +11,12 @@ import numpy as np
 from ._validation import available_memory, check_dense_memory, check_scales
 from .exceptions import CertificationError, InsufficientMemoryError, InvalidInputError
 from .solvers import METHODS, MagnitudeResult, solve_dense
+from .solvers._result import _bounds_text
 from .solvers.dense import _similarity
 from .spaces import DENSE_MATRICES, Metric, MetricSpace, as_space
+
+# INFO lines per scale or batch of scales (`docs/large-n.md`, watching a long run)
+_log = logging.getLogger(__name__)
 
 __all__ = ["magnitude", "magnitude_derivative", "solve", "spread", "weights"]
 
@@ -283,20 +289,30 @@ def _run_plan(space, scales, plan, dense_method, weights, derivative, rtol, auto
 
     dense = [i for i in range(k) if plan[i] == "dense"]
     if dense:  # first: computing the distances may merge rows, which the others then use
+        started = time.perf_counter()
         store(dense, run_dense(dense))
+        _log.info("dense: %d scale(s) of %d points by %s, %.1f s", len(dense),
+                  space.n_distinct, ", ".join(sorted({used[i] for i in dense})),
+                  time.perf_counter() - started)
     later_dense, cg = [], [i for i in range(k) if plan[i] == "cg"]
     fits = not _dense_does_not_fit(space)
     for i in (i for i in range(k) if plan[i] == "sparse"):
         t = float(scales[i])
+        started = time.perf_counter()
         try:
             res = _solve_sparse_scale(space, t, rtol, weights or derivative)
-        except (CertificationError, InvalidInputError):
+        except (CertificationError, InvalidInputError) as exc:
             # auto: the bounds were too weak, or the sample's estimate was off (after the
             # fact, SparseTooDenseError or InsufficientMemoryError): the next method in line
             if not auto:
                 raise
             (later_dense if fits else cg).append(i)
+            _log.info("sparse: t = %.6g not solved (%s), %.1f s; %s next", t,
+                      type(exc).__name__, time.perf_counter() - started,
+                      "dense" if fits else "cg")
             continue
+        _log.info("sparse: t = %.6g, %s, %.1f s", t,
+                  _bounds_text(res.lower, res.upper, True), time.perf_counter() - started)
         mag[i], mag1[i] = res.magnitude, res.magnitude - 1.0
         rcond[i], used[i], gap[i] = res.rcond_bound, "sparse", res.bound
         if derivative:

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+
+
+def _bounds_text(lower: float, upper: float, certified: bool) -> str:
+    """``|tX| in [lower, upper] (relative gap g)`` for the solvers' log lines, marked where
+    not certified."""
+    gap = (upper - lower) / lower if lower > 0 else math.inf
+    text = f"|tX| in [{lower:.10g}, {upper:.10g}] (relative gap {gap:.1e})"
+    return text if certified else text + ", NOT certified"
 
 
 @dataclass(frozen=True)

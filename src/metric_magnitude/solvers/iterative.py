@@ -78,9 +78,11 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import math
 import os
 import threading
+import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -101,6 +103,10 @@ from ..exceptions import (  # the certification classes live there; re-exported 
     InsufficientMemoryError,
     InvalidInputError,
 )
+from ._result import _bounds_text
+
+# one INFO line per certified scale: a long run (minutes at 100,000 points) shows where it is
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "PRECONDITIONERS",
@@ -2357,7 +2363,7 @@ def _solve_scales(scales, prep, state, rtol, maxiter, preconditioner, max_rank, 
     W = np.empty((k, n)) if weights else None
     history = []  # the last scales' weights (sorted order), for the warm start
     M_last = None  # the last scale's sparse-inverse preconditioner, which may serve the next
-    for i in order:
+    for done, i in enumerate(order):
         t = float(scales[i])
         if n == 1:  # Z = [1]
             out["mag"][i] = out["lo"][i] = out["up"][i] = out["lam"][i] = 1.0
@@ -2369,6 +2375,7 @@ def _solve_scales(scales, prep, state, rtol, maxiter, preconditioner, max_rank, 
             if W is not None:
                 W[i] = 1.0
             continue
+        started = time.perf_counter()  # the preconditioner's factor included
         S = op.scaled(t, far_field_budget=_FAR_FIELD_BUDGET * rtol)
         # float32 products by the grid split: cheap, so a factor may serve more scales
         cheap = state["single"] and S.grid_serves()
@@ -2387,6 +2394,9 @@ def _solve_scales(scales, prep, state, rtol, maxiter, preconditioner, max_rank, 
         # the certificate expected to be the last computes it in its pass
         state["fuse_derivative"] = derivative and _FUSE_DERIVATIVE
         res = _pcg(S, M, x0, rtol, maxiter, state)
+        _log.info("cg, scale %d of %d: t = %.6g, %s after %d iterations (%d products, %s), "
+                  "%.1f s", done + 1, k, t, _bounds_text(res.lower, res.upper, res.certified),
+                  res.iterations, res.matvecs, label, time.perf_counter() - started)
         history = [*history, res.x][-_WARM_HISTORY:]
         out["mag"][i], out["lo"][i], out["up"][i] = res.estimate, res.lower, res.upper
         out["lam"][i], out["werr"][i] = res.lam, res.weight_error
