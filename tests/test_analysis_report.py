@@ -70,6 +70,23 @@ def test_single_space_has_no_comparison():
     assert mm.analyse([graph_like]).spaces[0].points is None
 
 
+def test_default_scales_follow_the_engine():
+    # 100 scales (and t = 0) where the function comes from the reduced basis; 24 where each
+    # scale is an iterative solve (method "cg" here, as "auto" picks it for points whose
+    # dense matrices do not fit); an explicit n_scales is honoured on both
+    X = np.random.default_rng(2).normal(size=(200, 3))
+    dense = mm.analyse([X])
+    assert dense.spaces[0].function.scales.size == 101
+    assert dense.settings["n_scales"] == "auto"
+    per_scale = mm.analyse([X], method="cg", rtol=1e-6)
+    f = per_scale.spaces[0].function
+    assert f.solver == "per scale" and f.scales.size == 25
+    # the per-scale function's values are certified solves: they agree with the dense ones
+    np.testing.assert_allclose(f.values[1:], mm.magnitude(X, f.scales[1:]), rtol=1e-6)
+    assert mm.analyse([X], method="cg", rtol=1e-6, n_scales=13).spaces[0].function.scales.size == 14
+    assert mm.analyse([X], n_scales=13).settings["n_scales"] == 13
+
+
 @pytest.mark.parametrize(
     ("kwargs", "words"),
     [

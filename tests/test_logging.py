@@ -92,6 +92,15 @@ def test_per_scale_function_logs_search_and_every_scale(cloud, caplog):
                                                       for k in range(1, 6)]
 
 
+def test_convergence_scale_logs_its_search(caplog):
+    X = np.random.default_rng(4).standard_normal((150, 2))
+    with caplog.at_level(logging.INFO, logger="metric_magnitude"):
+        t = mm.convergence_scale(X, q=0.9)
+    (line,) = _lines(caplog, "convergence scale t = ")
+    assert float(line.split("t = ")[1].split(" ")[0]) == pytest.approx(t, rel=1e-5)
+    assert "(|tX| = 0.9 n)" in line
+
+
 def test_silent_unless_configured():
     # a fresh interpreter with logging untouched: no line reaches stderr
     code = ("import numpy as np, metric_magnitude as mm; "

@@ -18,7 +18,13 @@ from ._validation import check_names
 from .core import weights as _weights
 from .diversity import Comparison, _compare_spaces
 from .exceptions import InvalidInputError
-from .function import MagnitudeFunction, _peak_dimension, magnitude_function
+from .function import (
+    _PER_SCALE_DIMENSION_SCALES,
+    MagnitudeFunction,
+    _peak_dimension,
+    _solves_per_scale,
+    magnitude_function,
+)
 from .scales import _check_q, convergence_scale
 from .spaces import Metric, MetricSpace, as_space
 
@@ -149,6 +155,8 @@ def _summarise(space: MetricSpace, name: str, points, q, n_scales, rtol, method)
             f"{name}: q n = {q} * {space.n_distinct} <= 1 (a space with one distinct point "
             "has magnitude 1 at every scale); there is nothing to analyse"
         )
+    if n_scales is None:  # every scale an iterative solve there: fewer, interpolated
+        n_scales = _PER_SCALE_DIMENSION_SCALES if _solves_per_scale(space, method) else 100
     scales = np.concatenate([[0.0], np.geomspace(t_conv / 1000.0, t_conv, n_scales)])
     f = magnitude_function(space, scales, rtol=rtol, method=method)
     t_w = _half_scale(f, space.n_distinct / 2.0)
@@ -177,7 +185,7 @@ def analyse(
     *,
     metric: Metric = "euclidean",
     q: float = 0.95,
-    n_scales: int = 100,
+    n_scales: int | None = None,
     rtol: float = 1e-8,
     method: str = "auto",
     progress: Callable[[str], None] | None = None,
@@ -193,8 +201,12 @@ def analyse(
     metric : str or callable, default="euclidean"
     q : float in (0, 1), default=0.95
         Defines each convergence scale t_conv, where |tX| = q n.
-    n_scales : int, default=100
-        Geometrically spaced scales of each function on [t_conv / 1000, t_conv] (plus t = 0).
+    n_scales : int, optional
+        Geometrically spaced scales of each function on [t_conv / 1000, t_conv] (plus t = 0),
+        at least 13. Default: 100, or 24 for a space on the per-scale engine (points whose
+        dense matrices do not fit in memory, or ``method="cg"`` / ``"sparse"``), where each
+        scale is a certified iterative solve (minutes at 100,000 points) and the function
+        between them is the cubic interpolant (`metric_magnitude.magnitude_function`).
     rtol : float, default=1e-8
         Relative accuracy of the magnitude functions.
     method : str, default="auto"
@@ -223,8 +235,10 @@ def analyse(
     if not spaces:
         raise InvalidInputError("analyse needs at least one space, got none")
     _check_q(q)
-    if not (isinstance(n_scales, int | np.integer) and n_scales >= 13):
-        raise InvalidInputError(f"n_scales must be an integer >= 13, got {n_scales!r}")
+    if n_scales is not None and not (isinstance(n_scales, int | np.integer)
+                                     and n_scales >= 13):
+        raise InvalidInputError(
+            f"n_scales must be an integer >= 13 or None (the default), got {n_scales!r}")
     names = check_names(names, len(spaces))
     step = progress or (lambda what: None)
     summaries, metric_spaces = [], []
@@ -233,7 +247,8 @@ def analyse(
         points = None if isinstance(x, MetricSpace) or metric == "precomputed" else x
         if points is not None and hasattr(points, "edges"):
             points = None
-        summaries.append(_summarise(space, name, points, q, int(n_scales), rtol, method))
+        summaries.append(_summarise(space, name, points, q,
+                                    None if n_scales is None else int(n_scales), rtol, method))
         metric_spaces.append(space)
         step(name)
     comparison = None
@@ -243,7 +258,8 @@ def analyse(
         step("comparison")
     settings = {"metric": metric if isinstance(metric, str) else getattr(metric, "__name__",
                                                                           "callable"),
-                "q": q, "n_scales": int(n_scales), "rtol": rtol, "method": method}
+                "q": q, "n_scales": "auto" if n_scales is None else int(n_scales),
+                "rtol": rtol, "method": method}
     return Analysis(summaries, comparison, settings)
 
 

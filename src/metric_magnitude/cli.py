@@ -276,8 +276,9 @@ def _run_compute(args) -> _Output:
 
 def _add_function(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="points, a distance matrix or an edge list")
-    p.add_argument("--n-scales", type=int, default=100, metavar="K",
-                   help="scales on [t_conv/1000, t_conv] (default: 100)")
+    p.add_argument("--n-scales", type=int, default=None, metavar="K",
+                   help="scales on [t_conv/1000, t_conv] (default: 100, or 24 where each "
+                        "is an iterative solve: points whose dense matrices do not fit)")
     p.add_argument("--rtol", type=float, default=1e-8, help="relative accuracy (1e-8)")
     p.add_argument("--plot", metavar="PNG", help="write the function and dimension profile")
 
@@ -291,7 +292,7 @@ def _analyse(inputs: Sequence[_Input], args, label: str):
     metric = inputs[0].metric if inputs[0].points is not None else "euclidean"
     with Progress(analysis_steps(len(inputs)), label, enabled=_bar(args)) as bar:
         analysis = analyse(spaces, names, metric=metric, q=args.q,
-                           n_scales=getattr(args, "n_scales", 100),
+                           n_scales=getattr(args, "n_scales", None),
                            rtol=getattr(args, "rtol", 1e-8), progress=bar.step)
     analysis.settings["metric"] = inputs[0].metric_label
     return analysis
@@ -738,7 +739,7 @@ def _check_args(args) -> None:
         raise UsageError(f"--sample must be at least 2, got {args.sample}")
     if getattr(args, "top", 1) < 1:
         raise UsageError(f"--top must be at least 1, got {args.top}")
-    if getattr(args, "n_scales", 100) < 13:
+    if getattr(args, "n_scales", None) is not None and args.n_scales < 13:
         raise UsageError(f"--n-scales must be at least 13, got {args.n_scales}")
     if args.output and not COMMANDS[args.command].writes_output_itself:
         check_output_path(args.output, force=args.force)

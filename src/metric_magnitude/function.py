@@ -31,7 +31,6 @@ meets it.
 from __future__ import annotations
 
 import logging
-import time
 import warnings
 from dataclasses import dataclass
 
@@ -623,10 +622,7 @@ def magnitude_function(
             )
         if not (isinstance(n_scales, int | np.integer) and n_scales >= 2):
             raise InvalidInputError(f"n_scales must be an integer >= 2, got {n_scales!r}")
-        started = time.perf_counter()
         t_conv, model = _convergence_scale_and_model(space, _check_q(q), method, 1e-12)
-        _log.info("convergence scale t = %.6g (|tX| = %g n), %.1f s", t_conv, q,
-                  time.perf_counter() - started)
         if t_conv == 0.0:
             raise InvalidInputError(
                 f"q n = {q!r} * {space.n_distinct} <= 1, and |tX| >= 1 at every scale (a space "

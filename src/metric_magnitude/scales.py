@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 import warnings
 
 import numpy as np
@@ -13,6 +15,8 @@ from .spaces import Metric, MetricSpace, as_space
 __all__ = ["ConvergenceWarning", "convergence_scale"]
 
 _MAX_STEPS = 60  # decades searched when bracketing, and iterations of the root finder
+# an INFO line per search (its solves log their own: `docs/large-n.md`, watching a long run)
+_log = logging.getLogger(__name__)
 
 
 class ConvergenceWarning(MagnitudeWarning):
@@ -172,7 +176,17 @@ def convergence_scale(
 
 
 def _convergence_scale_and_model(space: MetricSpace, q: float, method: str, rtol: float):
-    """(t_conv, the reduced-basis model built on the way or None), ``algorithm="newton"``.
+    """(t_conv, the reduced-basis model built on the way or None), ``algorithm="newton"``,
+    logged (INFO) with its time."""
+    started = time.perf_counter()
+    t, model = _search_convergence_scale(space, q, method, rtol)
+    _log.info("convergence scale t = %.6g (|tX| = %g n), %.1f s", t, q,
+              time.perf_counter() - started)
+    return t, model
+
+
+def _search_convergence_scale(space: MetricSpace, q: float, method: str, rtol: float):
+    """`_convergence_scale_and_model`'s search.
 
     Positive definite spaces large enough for `function._reduced_model_for` search with
     snapshots and the model's lower bound (`_reduced.convergence_search`), and hand the model
