@@ -19,10 +19,9 @@ from .core import weights as _weights
 from .diversity import Comparison, _compare_spaces
 from .exceptions import InvalidInputError
 from .function import (
-    _PER_SCALE_DIMENSION_SCALES,
     MagnitudeFunction,
+    _default_n_scales,
     _peak_dimension,
-    _solves_per_scale,
     magnitude_function,
 )
 from .scales import _check_q, convergence_scale
@@ -155,8 +154,8 @@ def _summarise(space: MetricSpace, name: str, points, q, n_scales, rtol, method)
             f"{name}: q n = {q} * {space.n_distinct} <= 1 (a space with one distinct point "
             "has magnitude 1 at every scale); there is nothing to analyse"
         )
-    if n_scales is None:  # every scale an iterative solve there: fewer, interpolated
-        n_scales = _PER_SCALE_DIMENSION_SCALES if _solves_per_scale(space, method) else 100
+    if n_scales is None:
+        n_scales = _default_n_scales(space, method)
     scales = np.concatenate([[0.0], np.geomspace(t_conv / 1000.0, t_conv, n_scales)])
     f = magnitude_function(space, scales, rtol=rtol, method=method)
     t_w = _half_scale(f, space.n_distinct / 2.0)

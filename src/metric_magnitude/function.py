@@ -55,8 +55,9 @@ _INITIAL_ANCHORS = 6
 # the per-scale engine interpolates from this many positive scales (the error estimate of an
 # interval needs a neighbouring scale)
 _PER_SCALE_MIN_INTERPOLATION = 3
-# magnitude_dimension on the per-scale engine: scales of its profile (one solve each)
-_PER_SCALE_DIMENSION_SCALES = 24
+# magnitude_dimension and analyse on the per-scale engine: scales of their functions (one
+# solve each; `_default_n_scales`)
+_PER_SCALE_DEFAULT_SCALES = 24
 # From this many distinct points on, positive definite spaces use the reduced-basis model
 # (`_reduced.py`): a few factorisations for the whole range instead of one per anchor.
 _REDUCED_MIN_POINTS = 64
@@ -413,6 +414,13 @@ def _solves_per_scale(space: MetricSpace, method: str) -> bool:
     return method in ITERATIVE_METHODS or (method == "auto" and _dense_does_not_fit(space))
 
 
+def _default_n_scales(space: MetricSpace, method: str) -> int:
+    """Scales of a function on [t_conv / 1000, t_conv] where the caller leaves it open: 100,
+    or `_PER_SCALE_DEFAULT_SCALES` on the per-scale engine, where each is an iterative
+    solve and the cubic interpolant goes between them."""
+    return _PER_SCALE_DEFAULT_SCALES if _solves_per_scale(space, method) else 100
+
+
 def _per_scale_function(space: MetricSpace, arr: np.ndarray, method: str, rtol: float):
     """The ``"per scale"`` engine: a certified solve (with derivative) at every scale, and
     the cubic Hermite interpolant through them from `_PER_SCALE_MIN_INTERPOLATION` positive
@@ -698,7 +706,7 @@ def magnitude_dimension(
     """
     space = as_space(X, metric)
     # the per-scale engine solves every scale: a coarser grid, and its interpolant between
-    n_scales = _PER_SCALE_DIMENSION_SCALES if _solves_per_scale(space, method) else 100
+    n_scales = _default_n_scales(space, method)
     f = magnitude_function(space, "auto", n_scales=n_scales, q=q, rtol=rtol, method=method)
     return _peak_dimension(f, f.t_min, f.t_max)
 

@@ -399,6 +399,13 @@ def _minkowski_rows(gap: np.ndarray, p: float) -> np.ndarray:
     return gap.max(axis=1)
 
 
+def _block_boxes(P: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(lower corners, upper corners) of the blocks P[starts[i]:starts[i+1]] (sorted order)."""
+    blocks = list(itertools.pairwise(starts))
+    return (np.array([P[a:b].min(axis=0) for a, b in blocks]),
+            np.array([P[a:b].max(axis=0) for a, b in blocks]))
+
+
 def _box_distances(lo: np.ndarray, hi: np.ndarray, i: int, p: float) -> np.ndarray:
     """Lower bounds on the distance between points of box i and of every box (Minkowski p)."""
     return _minkowski_rows(np.maximum(0.0, np.maximum(lo - hi[i], lo[i] - hi)), p)
@@ -511,9 +518,10 @@ class SimilarityOperator:
             p = _HOMOGENEOUS.get(self.metric) if isinstance(self.metric, str) else None
             self._p = p
             if p is not None:
-                leaves = list(itertools.pairwise(starts))
-                self._lo = np.array([self._P[a:b].min(axis=0) for a, b in leaves])
-                self._hi = np.array([self._P[a:b].max(axis=0) for a, b in leaves])
+                self._lo, self._hi = _block_boxes(self._P, starts)
+                # a computed box distance may exceed the true one by a few ulps per
+                # coordinate: bounds from them are taken times this
+                self._box_shrink = 1.0 - 4.0 * (self.dim + 8) * _U
                 self._median_leaf_diameter = float(np.median(
                     _minkowski_rows(self._hi - self._lo, p)))
                 # the largest distance from a point to its leaf box's centre (the Gram tiles'
@@ -665,10 +673,8 @@ class SimilarityOperator:
     def _twig_boxes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(boundaries, lower corners, upper corners) of the twigs (points only; built once)."""
         if getattr(self, "_twig_box_cache", None) is None:
-            twigs = list(itertools.pairwise(self.twig_starts))
             self._twig_box_cache = (self.twig_starts,
-                                    np.array([self._P[a:b].min(axis=0) for a, b in twigs]),
-                                    np.array([self._P[a:b].max(axis=0) for a, b in twigs]))
+                                    *_block_boxes(self._P, self.twig_starts))
         return self._twig_box_cache
 
     @property
@@ -761,8 +767,7 @@ class _ScaledSimilarity:
         self._skip = None  # the skipped leaf pairs (L x L), where there are any
         computed = 0
         if op._p is not None and L > 1:
-            # a computed box distance may exceed the true one by a few ulps per coordinate
-            shrink = 1.0 - 4.0 * (op.dim + 8) * _U
+            shrink = op._box_shrink
             bd = np.array([_box_distances(op._lo, op._hi, i, op._p) for i in range(L)])
             bd = np.minimum(bd, bd.T) * shrink
             # every entry between leaves i and j is at most exp(-t bd[i, j])
@@ -1000,7 +1005,7 @@ class _ScaledSimilarity:
         starts = op.starts
         L = op.n_leaves
         sums = np.add.reduceat(A, starts[:-1], axis=0)  # per leaf
-        shrink = 1.0 - 4.0 * (op.dim + 8) * _U  # the box distances' rounding, as __init__
+        shrink = op._box_shrink
         hi = np.empty((L, A.shape[1]))
         lo = np.empty((L, A.shape[1]))
         own = np.empty(L)  # the bound within a leaf, which its diagonal (exactly 1) exceeds
